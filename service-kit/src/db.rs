@@ -1,0 +1,183 @@
+//! Opens the store named by `DATABASE_URL` — `sqlite://PATH` (embedded default) or
+//! `postgres://…` — as one `AnyPool`, puts each service in its own schema, and applies its
+//! migrations. Services write plain SQL with `$1` placeholders that both stores accept, keep ids
+//! as TEXT, times as integer milliseconds and flags as integers, so one query serves both.
+
+use std::path::Path;
+use std::time::Duration;
+
+use sqlx::any::{install_default_drivers, AnyPoolOptions};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Executor};
+
+/// Which store a pool talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// PostgreSQL: the production store.
+    Postgres,
+    /// SQLite: the embedded default.
+    Sqlite,
+}
+
+/// An open, migrated store.
+#[derive(Clone, Debug)]
+pub struct Database {
+    /// The connection pool.
+    pub pool: AnyPool,
+    /// Which store it is.
+    pub backend: Backend,
+}
+
+/// Why the store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The URL names neither SQLite nor PostgreSQL.
+    #[error("DATABASE_URL must start with sqlite:// or postgres://")]
+    UnsupportedUrl,
+    /// The schema name is not a plain lower-case identifier.
+    #[error("schema name `{0}` is not a plain identifier")]
+    BadSchema(String),
+    /// The folder for the SQLite file could not be made.
+    #[error("cannot create the folder for the SQLite file {path}: {source}")]
+    CreateDir {
+        /// The folder.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The server refused or could not be reached.
+    #[error("cannot connect to the database: {0}")]
+    Connect(sqlx::Error),
+    /// The schema could not be created.
+    #[error("cannot create schema {schema}: {source}")]
+    Schema {
+        /// The schema.
+        schema: String,
+        /// Why.
+        source: sqlx::Error,
+    },
+    /// A migration failed.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// Where each service's migrations live, per store.
+pub struct Migrations<'a> {
+    /// Migrations for PostgreSQL.
+    pub postgres: &'a Migrator,
+    /// Migrations for SQLite.
+    pub sqlite: &'a Migrator,
+}
+
+/// Opens `url`, creating the SQLite file (and its folder) or the PostgreSQL `schema` if missing,
+/// and applies the service's migrations.
+pub async fn connect(
+    url: &str,
+    schema: &str,
+    migrations: Migrations<'_>,
+    max_connections: u32,
+) -> Result<Database, DbError> {
+    install_default_drivers();
+    if schema.is_empty() || !schema.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+        return Err(DbError::BadSchema(schema.to_owned()));
+    }
+    let (backend, url) = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        (Backend::Postgres, url.to_owned())
+    } else if let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        (Backend::Sqlite, sqlite_url(rest)?)
+    } else {
+        return Err(DbError::UnsupportedUrl);
+    };
+
+    if backend == Backend::Postgres {
+        ensure_schema(&url, schema).await?;
+    }
+
+    let schema_owned = schema.to_owned();
+    let pool = AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .after_connect(move |conn, _meta| {
+            let statement = match backend {
+                Backend::Postgres => format!("SET search_path TO {schema_owned}"),
+                // WAL lets readers run beside the one writer; the busy timeout makes a second
+                // writer wait instead of failing at once.
+                Backend::Sqlite => "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
+                                   PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;"
+                    .to_owned(),
+            };
+            Box::pin(async move {
+                conn.execute(statement.as_str()).await?;
+                Ok(())
+            })
+        })
+        .connect(&url)
+        .await
+        .map_err(DbError::Connect)?;
+
+    let migrator = match backend {
+        Backend::Postgres => migrations.postgres,
+        Backend::Sqlite => migrations.sqlite,
+    };
+    migrator.run(&pool).await?;
+    Ok(Database { pool, backend })
+}
+
+/// Creates the folder of a SQLite file and asks SQLite to create the file.
+fn sqlite_url(rest: &str) -> Result<String, DbError> {
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path != ":memory:" && !path.is_empty() {
+        if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| DbError::CreateDir {
+                path: parent.display().to_string(),
+                source,
+            })?;
+        }
+    }
+    let query = if query.split('&').any(|pair| pair.starts_with("mode=")) {
+        query.to_owned()
+    } else if query.is_empty() {
+        "mode=rwc".to_owned()
+    } else {
+        format!("{query}&mode=rwc")
+    };
+    Ok(format!("sqlite://{path}?{query}"))
+}
+
+/// Creates the service's schema when it is missing. Checking first lets a production role that
+/// owns its schema but may not create schemas start without error.
+async fn ensure_schema(url: &str, schema: &str) -> Result<(), DbError> {
+    let pool = AnyPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(url)
+        .await
+        .map_err(DbError::Connect)?;
+    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_namespace WHERE nspname = $1")
+        .bind(schema)
+        .fetch_optional(&pool)
+        .await
+        .map_err(|source| DbError::Schema { schema: schema.to_owned(), source })?;
+    if exists.is_none() {
+        // Two services starting at once may race here; IF NOT EXISTS makes the loser harmless.
+        pool.execute(format!("CREATE SCHEMA IF NOT EXISTS {schema}").as_str())
+            .await
+            .map_err(|source| DbError::Schema { schema: schema.to_owned(), source })?;
+    }
+    pool.close().await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_url_asks_for_creation_unless_a_mode_is_given() {
+        let dir = std::env::temp_dir().join("service-kit-url-test");
+        let path = format!("{}/x.db", dir.display());
+        assert_eq!(sqlite_url(&path).unwrap(), format!("sqlite://{path}?mode=rwc"));
+        assert_eq!(sqlite_url(&format!("{path}?mode=ro")).unwrap(), format!("sqlite://{path}?mode=ro"));
+        assert!(dir.is_dir());
+    }
+}

@@ -1,0 +1,49 @@
+//! Durations as written in configuration: `90s`, `10m`, `2h`, `7d`.
+
+use std::time::Duration;
+
+/// Parses a positive duration written as a whole number and one unit (`s`, `m`, `h`, `d`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("`{text}` has no unit: write e.g. 90s, 10m, 2h or 7d"))?;
+    let (number, unit) = text.split_at(split);
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` does not start with a whole number"))?;
+    let seconds_per_unit = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        _ => return Err(format!("`{text}` has an unknown unit: use s, m, h or d")),
+    };
+    let seconds = value
+        .checked_mul(seconds_per_unit)
+        .ok_or_else(|| format!("`{text}` is too long"))?;
+    if seconds == 0 {
+        return Err(format!("`{text}` must be positive"));
+    }
+    Ok(Duration::from_secs(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_each_unit() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7_200)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(604_800)));
+    }
+
+    #[test]
+    fn refuses_zero_missing_unit_and_garbage() {
+        for bad in ["0s", "10", "s", "-5s", "5w", "1.5h", "", "99999999999999999999d"] {
+            assert!(parse_duration(bad).is_err(), "{bad} should be refused");
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! Plumbing shared by the Gatehouse services: database connection and migrations, duration
+//! parsing for configuration, the clock, the wire format of times, and tracing setup.
+//! It holds no business rules and never reads the environment itself.
+
+pub mod clock;
+pub mod db;
+pub mod duration;
+pub mod telemetry;
+pub mod timefmt;
+
+pub use clock::Clock;
+pub use duration::parse_duration;
