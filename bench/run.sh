@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Load figures for the hot path, measured with wrk on this machine (never asserted in a test).
+#
+#   bench/run.sh                      # SQLite (the embedded default)
+#   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres bench/run.sh
+#
+# Starts the three release binaries as separate processes on ports 18080-18082 over a fresh
+# store, signs a user up, then measures:
+#   1. core-api called directly with a valid token (the baseline),
+#   2. the proxied call through edge (cookie -> exchange at identity -> core-api verifies),
+#   3. the proxied call while a storm of sign-ins (argon2id) runs beside it,
+# and prints each service's peak memory (VmHWM).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CONNECTIONS=${CONNECTIONS:-16}
+DURATION=${DURATION:-15s}
+PATH_UNDER_TEST=${PATH_UNDER_TEST:-/api/products}
+command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
+
+cargo build --release --locked -q -p identity -p edge -p core-api
+bin=target/release
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+if [ -n "${BENCH_DATABASE_URL:-}" ]; then
+    db="gh_bench_$$"
+    psql "$BENCH_DATABASE_URL" -qc "CREATE DATABASE $db"
+    base=${BENCH_DATABASE_URL%/*}
+    identity_db="$base/$db"; core_db="$base/$db"; store="PostgreSQL"
+else
+    identity_db="sqlite://$work/identity.db"; core_db="sqlite://$work/core-api.db"; store="SQLite"
+fi
+
+export RUST_LOG=warn
+KEYS_DIR="$work/keys" "$bin/identity" keys init >/dev/null
+IDENTITY_ADDR=127.0.0.1:18081 ISSUER=http://127.0.0.1:18081 DATABASE_URL="$identity_db" KEYS_DIR="$work/keys" \
+    "$bin/identity" >"$work/identity.log" 2>&1 & pids+=($!); identity_pid=$!
+for _ in $(seq 200); do curl -fs http://127.0.0.1:18081/healthz >/dev/null && break; sleep 0.05; done
+CORE_API_ADDR=127.0.0.1:18082 DATABASE_URL="$core_db" ISSUER=http://127.0.0.1:18081 \
+    JWKS_URL=http://127.0.0.1:18081/.well-known/jwks.json \
+    "$bin/core-api" >"$work/core.log" 2>&1 & pids+=($!); core_pid=$!
+EDGE_ADDR=127.0.0.1:18080 PUBLIC_URL=http://127.0.0.1:18080 IDENTITY_URL=http://127.0.0.1:18081 \
+    CORE_API_URL=http://127.0.0.1:18082 "$bin/edge" >"$work/edge.log" 2>&1 & pids+=($!); edge_pid=$!
+for port in 18082 18080; do
+    for _ in $(seq 200); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.05; done
+done
+
+ua="wrk-bench/1.0"
+email="bench-$$@example.com"
+curl -fs -A "$ua" -c "$work/jar" -H 'Content-Type: application/json' \
+    -d "{\"name\":\"Bench\",\"email\":\"$email\",\"password\":\"correct horse battery\"}" \
+    http://127.0.0.1:18080/api/auth/sign-up/email >/dev/null
+cookie=$(awk '$6 ~ /session_token/ {print $6"="$7}' "$work/jar")
+session=${cookie#*=}
+
+token=$(curl -fs -X POST http://127.0.0.1:18081/v1/token \
+    --data-urlencode grant_type=urn:ietf:params:oauth:grant-type:token-exchange \
+    --data-urlencode "subject_token=$session" \
+    --data-urlencode subject_token_type=urn:gatehouse:token-type:session \
+    --data-urlencode audience=core-api --data-urlencode request_method=GET \
+    --data-urlencode "request_path=$PATH_UNDER_TEST" --data-urlencode client_ip=127.0.0.1 \
+    --data-urlencode "user_agent=$ua" | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+
+echo "== store: $store, $(nproc) cores, wrk -t2 -c$CONNECTIONS -d$DURATION, GET $PATH_UNDER_TEST"
+echo
+echo "== 1. core-api directly (token verified, no exchange)"
+wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -H "Authorization: Bearer $token" -H "User-Agent: $ua" \
+    "http://127.0.0.1:18082$PATH_UNDER_TEST" | grep -E 'Requests/sec|Latency|50%|90%|99%|Non-2xx'
+echo
+echo "== 2. proxied through edge (cookie -> exchange -> verify)"
+wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -H "Cookie: $cookie" -H "User-Agent: $ua" \
+    "http://127.0.0.1:18080$PATH_UNDER_TEST" | grep -E 'Requests/sec|Latency|50%|90%|99%|Non-2xx'
+echo
+echo "== 3. proxied through edge while 4 connections sign in as fast as they can"
+cat >"$work/signin.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '{"email":"$email","password":"correct horse battery"}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Origin"] = "http://127.0.0.1:18080"
+wrk.headers["User-Agent"] = "$ua"
+LUA
+wrk -t1 -c4 -d"$DURATION" -s "$work/signin.lua" http://127.0.0.1:18080/api/auth/sign-in/email >"$work/storm.txt" &
+storm=$!
+wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -H "Cookie: $cookie" -H "User-Agent: $ua" \
+    "http://127.0.0.1:18080$PATH_UNDER_TEST" | grep -E 'Requests/sec|Latency|50%|90%|99%|Non-2xx'
+wait $storm
+echo "   sign-ins during the storm: $(grep -E 'Requests/sec' "$work/storm.txt")"
+echo
+echo "== peak memory (VmHWM)"
+for svc in identity:$identity_pid core-api:$core_pid edge:$edge_pid; do
+    printf '   %-9s %s\n' "${svc%%:*}" "$(grep VmHWM /proc/${svc##*:}/status | awk '{printf "%.1f MB", $2/1024}')"
+done
+if [ -n "${BENCH_DATABASE_URL:-}" ]; then
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; pids=()
+    psql "$BENCH_DATABASE_URL" -qc "DROP DATABASE $db"
+fi
