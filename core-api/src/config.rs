@@ -1,0 +1,146 @@
+//! core-api's configuration: read once from flags or the environment by `Config::parse()` and
+//! checked there; nothing else in the crate reads the environment.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Configuration: every field from a flag or its environment variable, with a default.
+#[derive(clap::Parser, Clone)]
+#[command(
+    name = "core-api",
+    about = "Gatehouse core-api: the business API behind edge."
+)]
+pub struct Config {
+    /// Address to listen on (port 0 picks a free one).
+    #[arg(
+        long,
+        env = "CORE_API_ADDR",
+        value_name = "CORE_API_ADDR",
+        default_value = "127.0.0.1:8082"
+    )]
+    pub addr: SocketAddr,
+
+    /// The store: `sqlite://PATH` (file and folder created if missing) or `postgres://…`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/core-api.db", value_parser = database_url)]
+    pub database_url: String,
+
+    /// Where identity publishes the keys that sign internal tokens.
+    #[arg(long, env = "JWKS_URL", default_value = "http://127.0.0.1:8081/.well-known/jwks.json", value_parser = http_url)]
+    pub jwks_url: String,
+
+    /// The `iss` every accepted token must carry: identity's issuer URL.
+    #[arg(long, env = "ISSUER", default_value = "http://127.0.0.1:8081")]
+    pub issuer: String,
+
+    /// The `aud` every accepted token must contain: this service's name.
+    #[arg(long, env = "AUDIENCE", default_value = "core-api")]
+    pub audience: String,
+
+    /// How often the JWKS is fetched again in the background (e.g. 30s, 5m).
+    #[arg(long, env = "JWKS_REFRESH", default_value = "30s", value_parser = service_kit::parse_duration)]
+    pub jwks_refresh: Duration,
+}
+
+/// `Debug` without the database password, so logging the configuration leaks no credential.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("addr", &self.addr)
+            .field("database_url", &redact_password(&self.database_url))
+            .field("jwks_url", &self.jwks_url)
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("jwks_refresh", &self.jwks_refresh)
+            .finish()
+    }
+}
+
+/// Accepts only the two stores `service_kit::db::connect` opens, so a typo stops the service
+/// at start with the variable's name rather than at the first query.
+fn database_url(text: &str) -> Result<String, String> {
+    let known = ["sqlite:", "postgres://", "postgresql://"];
+    if known.iter().any(|prefix| text.starts_with(prefix)) {
+        Ok(text.to_owned())
+    } else {
+        Err("must start with sqlite:// or postgres://".to_owned())
+    }
+}
+
+/// Accepts an absolute http(s) URL.
+fn http_url(text: &str) -> Result<String, String> {
+    let rest = text
+        .strip_prefix("http://")
+        .or_else(|| text.strip_prefix("https://"))
+        .ok_or_else(|| "must be an http:// or https:// URL".to_owned())?;
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err("must name a host".to_owned());
+    }
+    Ok(text.to_owned())
+}
+
+/// `scheme://user:secret@host…` → `scheme://user:***@host…`; anything else unchanged.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_owned();
+    };
+    match rest[..at].split_once(':') {
+        Some((user, _secret)) => format!("{scheme}://{user}:***{}", &rest[at..]),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn defaults_match_the_brief() {
+        let config = Config::try_parse_from(["core-api"]).expect("defaults parse");
+        assert_eq!(config.addr.to_string(), "127.0.0.1:8082");
+        assert_eq!(config.database_url, "sqlite://data/core-api.db");
+        assert_eq!(
+            config.jwks_url,
+            "http://127.0.0.1:8081/.well-known/jwks.json"
+        );
+        assert_eq!(config.issuer, "http://127.0.0.1:8081");
+        assert_eq!(config.audience, "core-api");
+        assert_eq!(config.jwks_refresh, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn bad_values_are_refused_at_parse_time() {
+        for args in [
+            ["core-api", "--database-url", "mysql://x"],
+            ["core-api", "--jwks-url", "ftp://x"],
+            ["core-api", "--jwks-refresh", "0s"],
+            ["core-api", "--addr", "nowhere"],
+        ] {
+            assert!(
+                Config::try_parse_from(args).is_err(),
+                "{args:?} should be refused"
+            );
+        }
+    }
+
+    #[test]
+    fn debug_hides_the_database_password() {
+        let config = Config::try_parse_from([
+            "core-api",
+            "--database-url",
+            "postgres://core:hunter2@db:5432/gatehouse",
+        ])
+        .expect("parses");
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(
+            printed.contains("postgres://core:***@db:5432/gatehouse"),
+            "{printed}"
+        );
+        assert_eq!(redact_password("sqlite://data/x.db"), "sqlite://data/x.db");
+    }
+}
