@@ -1,1 +1,195 @@
-//! edge
+//! Gatehouse edge: the public service. It serves the Better-Auth-compatible auth API, holds the
+//! session cookie and proxies `/api/*` to core-api with a freshly exchanged internal token.
+//! It has no database and no signing key; identity decides everything about sessions.
+
+mod auth_api;
+mod body;
+mod browser;
+pub mod config;
+mod cookie;
+mod error;
+mod health;
+mod identity;
+mod origin;
+mod proxy;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::extract::{MatchedPath, Request};
+use axum::routing::any;
+use axum::serve::ListenerExt;
+use axum::Router;
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+
+pub use crate::config::{Config, ConfigError};
+pub use crate::cookie::SessionCookie;
+pub use crate::error::EdgeError;
+pub use crate::origin::PublicOrigin;
+
+use crate::identity::IdentityClient;
+
+/// Idle upstream connections kept per host: enough for a burst of concurrent proxied calls to
+/// reuse connections instead of opening new ones.
+const POOL_MAX_IDLE_PER_HOST: usize = 1024;
+
+/// What every handler shares: the upstream clients, the public origin and the cookie settings.
+/// Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState(Arc<Shared>);
+
+/// The contents of [`AppState`].
+#[derive(Debug)]
+pub struct Shared {
+    /// identity's internal API (one pooled client, endpoint URLs built once).
+    pub(crate) identity: IdentityClient,
+    /// core-api's client (pooled, built once).
+    pub(crate) core_api: reqwest::Client,
+    /// core-api's origin, `scheme://host[:port]`, to which the request path is appended.
+    pub(crate) core_api_base: String,
+    /// edge's public origin.
+    pub(crate) public_origin: PublicOrigin,
+    /// The session cookie's name and attributes.
+    pub(crate) cookie: SessionCookie,
+    /// Largest body forwarded to core-api, in bytes.
+    pub(crate) body_limit: usize,
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Checks the configuration and builds the upstream clients; a bad value is reported with
+    /// the variable that holds it.
+    pub fn from_config(config: &Config) -> anyhow::Result<AppState> {
+        config::check_limits(config)?;
+        let public_origin = PublicOrigin::from_public_url(&config.public_url)?;
+        let identity_url = config::http_url("IDENTITY_URL", &config.identity_url)?;
+        let core_api_url = config::http_url("CORE_API_URL", &config.core_api_url)?;
+        if core_api_url.path() != "/" {
+            return Err(ConfigError::new(
+                "CORE_API_URL",
+                &config.core_api_url,
+                "must be an origin (scheme, host, port) without a path",
+            )
+            .into());
+        }
+        let identity = IdentityClient::new(identity_url, upstream_client(config.upstream_timeout)?);
+        Ok(AppState(Arc::new(Shared {
+            identity,
+            core_api: upstream_client(config.upstream_timeout)?,
+            core_api_base: core_api_url.origin().ascii_serialization(),
+            cookie: SessionCookie::new(public_origin.is_secure()),
+            public_origin,
+            body_limit: config.body_limit,
+        })))
+    }
+
+    /// The session cookie's name (`__Host-better-auth.session_token` over https).
+    pub fn cookie_name(&self) -> &'static str {
+        self.cookie.name()
+    }
+}
+
+/// One pooled HTTP/1.1 client for one upstream: keep-alive, no Nagle delay, no proxy from the
+/// environment, no redirects followed, every call bounded by `timeout`.
+fn upstream_client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .no_proxy()
+        .tcp_nodelay(true)
+        .pool_max_idle_per_host(POOL_MAX_IDLE_PER_HOST)
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(timeout)
+        .timeout(timeout)
+        .build()
+        .context("building an upstream HTTP client")
+}
+
+/// The router the binary runs: health, the auth API and the `/api/*` proxy.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .merge(health::routes())
+        .merge(auth_api::routes())
+        .route("/api/{*path}", any(proxy::proxy_to_core_api))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_failure(()),
+        )
+        .with_state(state)
+}
+
+/// The request's span: method and path only — never headers (cookies, Authorization) or the
+/// query; auth routes by their template, since later ones carry tokens in the path.
+fn request_span(request: &Request) -> tracing::Span {
+    let path = request.uri().path();
+    let path = if path.starts_with("/api/auth/") {
+        request
+            .extensions()
+            .get::<MatchedPath>()
+            .map_or("/api/auth/…", MatchedPath::as_str)
+    } else {
+        path
+    };
+    tracing::info_span!("request", method = %request.method(), path)
+}
+
+/// edge bound to its port, ready to serve.
+pub struct Server {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    router: Router,
+}
+
+impl Server {
+    /// Checks the configuration, builds the upstream clients and binds `config.addr` (port 0
+    /// allowed).
+    pub async fn bind(config: Config) -> anyhow::Result<Server> {
+        let state = AppState::from_config(&config)?;
+        let listener = TcpListener::bind(config.addr)
+            .await
+            .with_context(|| format!("EDGE_ADDR={} cannot be bound", config.addr))?;
+        let local_addr = listener.local_addr()?;
+        Ok(Server {
+            listener,
+            local_addr,
+            router: app(state),
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves until `shutdown` resolves, then closes idle keep-alive connections and returns.
+    /// Handlers see the client's address as `ConnectInfo<SocketAddr>`.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        // Small JSON answers on keep-alive connections must not wait for Nagle's algorithm.
+        let listener = self.listener.tap_io(|stream| {
+            if let Err(err) = stream.set_nodelay(true) {
+                tracing::debug!(error = %err, "could not set TCP_NODELAY");
+            }
+        });
+        axum::serve(
+            listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+    }
+}

@@ -1,0 +1,179 @@
+//! edge's configuration: read once from the environment (or flags) at start and checked there, so
+//! a bad value stops the service with one line naming the variable. Nothing else reads the
+//! environment.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use url::Url;
+
+/// Configuration of the edge service; every field can be set by its environment variable.
+#[derive(clap::Parser, Clone, Debug)]
+#[command(
+    name = "edge",
+    about = "Gatehouse edge: the public service holding the session cookie"
+)]
+pub struct Config {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long = "addr", env = "EDGE_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+
+    /// Base URL of identity's internal API.
+    #[arg(long, env = "IDENTITY_URL", default_value = "http://127.0.0.1:8081")]
+    pub identity_url: String,
+
+    /// Base URL of core-api (an origin: scheme, host and port, no path).
+    #[arg(long, env = "CORE_API_URL", default_value = "http://127.0.0.1:8082")]
+    pub core_api_url: String,
+
+    /// edge's URL as browsers see it: its origin is the only one allowed to change state, and an
+    /// https URL makes the session cookie `__Host-` and `Secure`.
+    #[arg(long, env = "PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+    pub public_url: String,
+
+    /// Largest request body, in bytes, that edge forwards to core-api.
+    #[arg(long, env = "BODY_LIMIT", default_value_t = 1_048_576)]
+    pub body_limit: usize,
+
+    /// How long one call to identity or core-api may take, connecting and reading included
+    /// (`10s`, `1m`, or milliseconds such as `500ms`).
+    #[arg(long, env = "UPSTREAM_TIMEOUT", default_value = "10s", value_parser = parse_timeout)]
+    pub upstream_timeout: Duration,
+}
+
+impl Default for Config {
+    /// The documented defaults, without reading the environment (tests and `stack` start here).
+    fn default() -> Self {
+        Config {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            identity_url: "http://127.0.0.1:8081".into(),
+            core_api_url: "http://127.0.0.1:8082".into(),
+            public_url: "http://127.0.0.1:8080".into(),
+            body_limit: 1_048_576,
+            upstream_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Parses a timeout: whole milliseconds (`500ms`) or any duration `service_kit` accepts (`10s`).
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    match text.trim().strip_suffix("ms") {
+        Some(millis) => match millis.parse::<u64>() {
+            Ok(0) => Err(format!("`{text}` must be positive")),
+            Ok(millis) => Ok(Duration::from_millis(millis)),
+            Err(_) => Err(format!("`{text}` does not start with a whole number")),
+        },
+        None => service_kit::parse_duration(text),
+    }
+}
+
+/// A configuration value edge cannot work with.
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}={value:?} is invalid: {reason}")]
+pub struct ConfigError {
+    /// The environment variable at fault.
+    pub variable: &'static str,
+    /// The value it had.
+    pub value: String,
+    /// Why it was refused.
+    pub reason: String,
+}
+
+impl ConfigError {
+    pub(crate) fn new(variable: &'static str, value: &str, reason: impl Into<String>) -> Self {
+        ConfigError {
+            variable,
+            value: value.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Parses an http(s) URL with a host and no query or fragment.
+pub(crate) fn http_url(variable: &'static str, value: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(value).map_err(|e| ConfigError::new(variable, value, e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(ConfigError::new(
+            variable,
+            value,
+            "the scheme must be http or https",
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(ConfigError::new(variable, value, "the URL has no host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(ConfigError::new(
+            variable,
+            value,
+            "the URL must not have a query or fragment",
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(ConfigError::new(
+            variable,
+            value,
+            "the URL must not carry credentials",
+        ));
+    }
+    Ok(url)
+}
+
+/// Checks the numeric settings that clap's types alone cannot.
+pub(crate) fn check_limits(config: &Config) -> Result<(), ConfigError> {
+    if config.body_limit == 0 {
+        return Err(ConfigError::new(
+            "BODY_LIMIT",
+            "0",
+            "must be at least 1 byte",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn flags_override_defaults_and_durations_use_service_units() {
+        let config = Config::try_parse_from([
+            "edge",
+            "--addr",
+            "127.0.0.1:0",
+            "--upstream-timeout",
+            "2m",
+            "--body-limit",
+            "10",
+        ])
+        .expect("these flags are valid");
+        assert_eq!(config.addr.port(), 0);
+        assert_eq!(config.upstream_timeout, Duration::from_secs(120));
+        assert_eq!(config.body_limit, 10);
+    }
+
+    #[test]
+    fn timeouts_take_milliseconds_or_service_durations() {
+        assert_eq!(parse_timeout("300ms"), Ok(Duration::from_millis(300)));
+        assert_eq!(parse_timeout("10s"), Ok(Duration::from_secs(10)));
+        for bad in ["0ms", "ms", "1.5ms", "10", "0s"] {
+            assert!(parse_timeout(bad).is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn upstream_urls_must_be_plain_http_urls() {
+        assert!(http_url("IDENTITY_URL", "http://127.0.0.1:8081").is_ok());
+        for bad in [
+            "127.0.0.1:8081",
+            "ftp://x",
+            "http://x/?a=1",
+            "http://u:p@x",
+            "not a url",
+        ] {
+            let err = http_url("IDENTITY_URL", bad).expect_err(bad);
+            assert!(err.to_string().starts_with("IDENTITY_URL="), "{err}");
+        }
+    }
+}

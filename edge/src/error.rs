@@ -1,0 +1,228 @@
+//! `EdgeError`: every way an edge request can fail, each with its status and stable code. Clients
+//! see `{code, message}` (or, for identity's refusals, identity's own body); causes are logged
+//! here, once, and never sent.
+
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, SET_COOKIE};
+use http::{HeaderValue, StatusCode};
+use serde::Serialize;
+
+use crate::origin::OriginRejection;
+
+/// Any error's cause, kept for the log.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
+/// Which upstream a failure came from (for the log and the client's message).
+#[derive(Clone, Copy, Debug)]
+pub enum Upstream {
+    /// The identity service.
+    Identity,
+    /// The core-api service.
+    CoreApi,
+}
+
+/// An edge request that cannot be answered as asked.
+#[derive(Debug, thiserror::Error)]
+pub enum EdgeError {
+    /// No usable session.
+    #[error("Unauthorized")]
+    Unauthorized,
+    /// identity refused the session: `401` and the cookie is cleared.
+    #[error("Unauthorized")]
+    SessionRejected {
+        /// The `Set-Cookie` value that clears the session cookie.
+        clear_cookie: HeaderValue,
+    },
+    /// The request comes from the wrong place.
+    #[error(transparent)]
+    Origin(#[from] OriginRejection),
+    /// A `callbackURL` that leaves the public origin.
+    #[error("Invalid callbackURL")]
+    InvalidCallbackUrl,
+    /// The body is not valid JSON.
+    #[error("Invalid JSON in request body")]
+    MalformedJson,
+    /// The body does not have the endpoint's shape; the message lists every issue.
+    #[error("{0}")]
+    Validation(String),
+    /// The body sets a field clients may not set.
+    #[error("Field not allowed to be set")]
+    FieldNotAllowed,
+    /// The body is neither JSON nor (where accepted) a form.
+    #[error("Unsupported media type")]
+    UnsupportedMediaType,
+    /// The body could not be read (the client went away mid-way).
+    #[error("Could not read the request body")]
+    UnreadableBody,
+    /// The body is over the limit.
+    #[error("Payload too large")]
+    PayloadTooLarge,
+    /// No such route (answered with an empty body, as Better-Auth does).
+    #[error("Not found")]
+    NotFound,
+    /// identity refused the request; its status and JSON body are relayed unchanged.
+    #[error("identity answered {status}")]
+    Relayed {
+        /// identity's status.
+        status: StatusCode,
+        /// identity's JSON body.
+        body: Bytes,
+    },
+    /// identity cannot be reached or cannot work right now.
+    #[error("Identity service unavailable")]
+    IdentityUnavailable(#[source] Cause),
+    /// An upstream did not answer in time.
+    #[error("Gateway timeout")]
+    GatewayTimeout(Upstream, #[source] Cause),
+    /// core-api cannot be reached, or an upstream answered what edge cannot use (a bug).
+    #[error("Bad gateway")]
+    BadGateway(Upstream, #[source] Cause),
+    /// A wiring mistake inside edge; the detail goes to the log only.
+    #[error("Internal server error")]
+    Internal(&'static str),
+}
+
+impl EdgeError {
+    /// Maps a failed call to identity: too slow → `504`, anything else → `503`.
+    pub fn from_identity(err: reqwest::Error) -> Self {
+        if err.is_timeout() {
+            EdgeError::GatewayTimeout(Upstream::Identity, err.into())
+        } else {
+            EdgeError::IdentityUnavailable(err.into())
+        }
+    }
+
+    /// Maps a failed call to core-api: too slow → `504`, anything else → `502`.
+    pub fn from_core_api(err: reqwest::Error) -> Self {
+        if err.is_timeout() {
+            EdgeError::GatewayTimeout(Upstream::CoreApi, err.into())
+        } else {
+            EdgeError::BadGateway(Upstream::CoreApi, err.into())
+        }
+    }
+
+    /// identity answered something edge does not understand (a contract bug).
+    pub fn identity_contract(what: impl Into<String>) -> Self {
+        EdgeError::BadGateway(Upstream::Identity, what.into().into())
+    }
+
+    /// The HTTP status of this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            EdgeError::Unauthorized | EdgeError::SessionRejected { .. } => StatusCode::UNAUTHORIZED,
+            EdgeError::Origin(_) | EdgeError::InvalidCallbackUrl => StatusCode::FORBIDDEN,
+            EdgeError::MalformedJson
+            | EdgeError::UnreadableBody
+            | EdgeError::Validation(_)
+            | EdgeError::FieldNotAllowed => StatusCode::BAD_REQUEST,
+            EdgeError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            EdgeError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            EdgeError::NotFound => StatusCode::NOT_FOUND,
+            EdgeError::Relayed { status, .. } => *status,
+            EdgeError::IdentityUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            EdgeError::GatewayTimeout(..) => StatusCode::GATEWAY_TIMEOUT,
+            EdgeError::BadGateway(..) => StatusCode::BAD_GATEWAY,
+            EdgeError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable machine-readable code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            EdgeError::Unauthorized | EdgeError::SessionRejected { .. } => "UNAUTHORIZED",
+            EdgeError::Origin(OriginRejection::MissingOrNullOrigin) => "MISSING_OR_NULL_ORIGIN",
+            EdgeError::Origin(OriginRejection::InvalidOrigin) => "INVALID_ORIGIN",
+            EdgeError::Origin(OriginRejection::CrossSiteNavigationLoginBlocked) => {
+                "CROSS_SITE_NAVIGATION_LOGIN_BLOCKED"
+            }
+            EdgeError::InvalidCallbackUrl => "INVALID_CALLBACK_URL",
+            EdgeError::MalformedJson | EdgeError::UnreadableBody => "BAD_REQUEST",
+            EdgeError::Validation(_) => "VALIDATION_ERROR",
+            EdgeError::FieldNotAllowed => "FIELD_NOT_ALLOWED",
+            EdgeError::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            EdgeError::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            EdgeError::NotFound => "NOT_FOUND",
+            EdgeError::Relayed { .. } => "RELAYED",
+            EdgeError::IdentityUnavailable(_) => "IDENTITY_UNAVAILABLE",
+            EdgeError::GatewayTimeout(..) => "GATEWAY_TIMEOUT",
+            EdgeError::BadGateway(..) => "BAD_GATEWAY",
+            EdgeError::Internal(_) => "INTERNAL_SERVER_ERROR",
+        }
+    }
+
+    /// Logs the cause of a failure that is edge's or an upstream's, not the client's.
+    fn log(&self) {
+        match self {
+            EdgeError::IdentityUnavailable(cause) => {
+                tracing::warn!(error = %cause, "identity unavailable");
+            }
+            EdgeError::GatewayTimeout(upstream, cause) => {
+                tracing::warn!(?upstream, error = %cause, "upstream timed out");
+            }
+            EdgeError::BadGateway(upstream, cause) => {
+                tracing::error!(?upstream, error = %cause, "bad gateway");
+            }
+            EdgeError::Internal(what) => tracing::error!(error = what, "internal error"),
+            _ => {}
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    code: &'a str,
+    message: String,
+}
+
+impl IntoResponse for EdgeError {
+    fn into_response(self) -> Response {
+        self.log();
+        match self {
+            EdgeError::NotFound => StatusCode::NOT_FOUND.into_response(),
+            EdgeError::Relayed { status, body } => (
+                status,
+                [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+                body,
+            )
+                .into_response(),
+            EdgeError::SessionRejected { ref clear_cookie } => {
+                let cookie = clear_cookie.clone();
+                (self.status(), [(SET_COOKIE, cookie)], self.body()).into_response()
+            }
+            _ => (self.status(), self.body()).into_response(),
+        }
+    }
+}
+
+impl EdgeError {
+    fn body(&self) -> Json<ErrorBody<'static>> {
+        Json(ErrorBody {
+            code: self.code(),
+            message: self.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_failures_never_show_their_cause() {
+        let err = EdgeError::BadGateway(Upstream::CoreApi, "connection refused at 10.0.0.7".into());
+        assert_eq!(err.status(), StatusCode::BAD_GATEWAY);
+        assert_eq!(err.code(), "BAD_GATEWAY");
+        assert!(!err.to_string().contains("10.0.0.7"));
+    }
+
+    #[test]
+    fn origin_rejections_are_forbidden_with_better_auth_codes() {
+        let err = EdgeError::from(OriginRejection::MissingOrNullOrigin);
+        assert_eq!(
+            (err.status(), err.code()),
+            (StatusCode::FORBIDDEN, "MISSING_OR_NULL_ORIGIN")
+        );
+    }
+}

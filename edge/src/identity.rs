@@ -1,0 +1,288 @@
+//! identity's internal API as edge calls it: one pooled client, endpoint URLs built once, typed
+//! requests and answers, and the mapping of identity's failures to `EdgeError`. The token
+//! exchange itself is sent by `proxy` (the hot path) through `http` and `token_url`.
+//! Never logs a token or a password.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use url::Url;
+
+use crate::cookie::SessionToken;
+use crate::error::EdgeError;
+
+/// How long `/readyz` waits for identity's `/healthz`.
+const READINESS_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The client for identity's internal API.
+#[derive(Debug)]
+pub struct IdentityClient {
+    pub(crate) http: reqwest::Client,
+    pub(crate) token_url: Url,
+    sign_up_url: Url,
+    sign_in_url: Url,
+    session_url: Url,
+    sign_out_url: Url,
+    healthz_url: Url,
+}
+
+impl IdentityClient {
+    /// Builds the endpoint URLs under `base` (which may carry a path prefix).
+    pub fn new(mut base: Url, http: reqwest::Client) -> Self {
+        if !base.path().ends_with('/') {
+            let with_slash = format!("{}/", base.path());
+            base.set_path(&with_slash);
+        }
+        let endpoint = |path: &str| {
+            base.join(path)
+                .expect("invariant: a relative path joins onto an http(s) base URL")
+        };
+        IdentityClient {
+            token_url: endpoint("v1/token"),
+            sign_up_url: endpoint("v1/sign-up"),
+            sign_in_url: endpoint("v1/sign-in"),
+            session_url: endpoint("v1/session"),
+            sign_out_url: endpoint("v1/sign-out"),
+            healthz_url: endpoint("healthz"),
+            http,
+        }
+    }
+
+    /// `POST /v1/sign-up`: creates the user and signs them in.
+    pub async fn sign_up(&self, request: &SignUp<'_>) -> Result<SignedIn, EdgeError> {
+        self.post(&self.sign_up_url, request).await
+    }
+
+    /// `POST /v1/sign-in`: checks the password and opens a new session.
+    pub async fn sign_in(&self, request: &SignIn<'_>) -> Result<SignedIn, EdgeError> {
+        self.post(&self.sign_in_url, request).await
+    }
+
+    /// `POST /v1/session`: the session behind a token, or `None` when identity refuses it.
+    pub async fn session(
+        &self,
+        request: &SessionLookup<'_>,
+    ) -> Result<Option<CurrentSession>, EdgeError> {
+        match self.post(&self.session_url, request).await {
+            Ok(session) => Ok(Some(session)),
+            Err(EdgeError::Relayed { status, .. }) if status == http::StatusCode::UNAUTHORIZED => {
+                Ok(None)
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    /// `POST /v1/sign-out`: revokes the session if it exists.
+    pub async fn sign_out(&self, token: SessionToken<'_>) -> Result<(), EdgeError> {
+        let request = SignOut {
+            session_token: token.expose_secret(),
+        };
+        let _: Value = self.post(&self.sign_out_url, &request).await?;
+        Ok(())
+    }
+
+    /// Whether identity's `/healthz` answers `200` within a second; else why not.
+    pub async fn check_health(&self) -> Result<(), String> {
+        let answer = self
+            .http
+            .get(self.healthz_url.clone())
+            .timeout(READINESS_TIMEOUT)
+            .send()
+            .await
+            .map_err(|err| {
+                if err.is_timeout() {
+                    "identity is too slow"
+                } else {
+                    "identity is unreachable"
+                }
+            })?;
+        if answer.status() == http::StatusCode::OK {
+            Ok(())
+        } else {
+            Err(format!("identity answered {}", answer.status().as_u16()))
+        }
+    }
+
+    /// POSTs JSON; 2xx → the answer, 4xx → relayed as is, anything else → unavailable.
+    async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        url: &Url,
+        body: &B,
+    ) -> Result<T, EdgeError> {
+        let answer = self
+            .http
+            .post(url.clone())
+            .json(body)
+            .send()
+            .await
+            .map_err(EdgeError::from_identity)?;
+        let status = answer.status();
+        let bytes = answer.bytes().await.map_err(EdgeError::from_identity)?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes).map_err(|err| {
+                EdgeError::identity_contract(format!("{} answered {err}", url.path()))
+            });
+        }
+        if status.is_client_error() {
+            // Relay only what has the contract's shape; anything else is a bug to log, not to show.
+            let is_error_body = serde_json::from_slice::<Value>(&bytes)
+                .is_ok_and(|body| body.get("code").is_some_and(Value::is_string));
+            return if is_error_body {
+                Err(EdgeError::Relayed {
+                    status,
+                    body: bytes,
+                })
+            } else {
+                Err(EdgeError::identity_contract(format!(
+                    "{} answered {status} without an error body",
+                    url.path()
+                )))
+            };
+        }
+        Err(EdgeError::IdentityUnavailable(
+            format!("{} answered {status}", url.path()).into(),
+        ))
+    }
+}
+
+/// `POST /v1/sign-up` body.
+#[derive(Serialize)]
+pub struct SignUp<'a> {
+    pub name: &'a str,
+    pub email: &'a str,
+    pub password: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<&'a str>,
+    pub remember_me: bool,
+    pub client_ip: &'a str,
+    pub user_agent: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_session_token: Option<&'a str>,
+}
+
+/// `POST /v1/sign-in` body.
+#[derive(Serialize)]
+pub struct SignIn<'a> {
+    pub email: &'a str,
+    pub password: &'a str,
+    pub remember_me: bool,
+    pub client_ip: &'a str,
+    pub user_agent: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_session_token: Option<&'a str>,
+}
+
+/// `POST /v1/session` body.
+#[derive(Serialize)]
+pub struct SessionLookup<'a> {
+    pub session_token: &'a str,
+    pub client_ip: &'a str,
+    pub user_agent: &'a str,
+}
+
+#[derive(Serialize)]
+struct SignOut<'a> {
+    session_token: &'a str,
+}
+
+/// identity's answer to sign-up and sign-in.
+#[derive(Deserialize)]
+pub struct SignedIn {
+    /// The user, Better-Auth shape.
+    pub user: Value,
+    /// The session, Better-Auth shape; its `token` is the public handle.
+    pub session: Value,
+    /// The secret session token: it goes into the cookie and nowhere else.
+    pub session_token: IssuedToken,
+    /// Cookie lifetime in seconds; `None` for a browser-session cookie.
+    pub cookie_max_age: Option<u64>,
+}
+
+/// identity's answer to a session lookup.
+#[derive(Deserialize)]
+pub struct CurrentSession {
+    /// The user, Better-Auth shape.
+    pub user: Value,
+    /// The session, Better-Auth shape.
+    pub session: Value,
+    /// Cookie lifetime in seconds; `None` for a browser-session cookie.
+    pub cookie_max_age: Option<u64>,
+    /// Whether the expiry was extended (then the cookie is sent again).
+    #[serde(default)]
+    pub refreshed: bool,
+}
+
+/// A session token identity just issued. Its `Debug` is redacted.
+#[derive(Deserialize)]
+#[serde(transparent)]
+pub struct IssuedToken(String);
+
+impl IssuedToken {
+    /// The secret itself, for the `Set-Cookie` header.
+    pub fn expose_secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for IssuedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("IssuedToken(<redacted>)")
+    }
+}
+
+/// The session's public handle (its `token` field, else its `id`), refusing one equal to the
+/// secret: the secret never goes into a body.
+pub fn session_handle(session: &Value, secret: &str) -> Result<Value, EdgeError> {
+    let handle = session
+        .get("token")
+        .or_else(|| session.get("id"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| EdgeError::identity_contract("session without a token handle"))?;
+    if handle == secret {
+        return Err(EdgeError::identity_contract(
+            "session handle equals the secret token",
+        ));
+    }
+    Ok(Value::String(handle.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn endpoints_keep_a_path_prefix() {
+        let client = IdentityClient::new(
+            Url::parse("http://id:8081/internal").unwrap(),
+            reqwest::Client::new(),
+        );
+        assert_eq!(
+            client.token_url.as_str(),
+            "http://id:8081/internal/v1/token"
+        );
+        let client = IdentityClient::new(
+            Url::parse("http://id:8081").unwrap(),
+            reqwest::Client::new(),
+        );
+        assert_eq!(client.sign_in_url.as_str(), "http://id:8081/v1/sign-in");
+        assert_eq!(client.healthz_url.as_str(), "http://id:8081/healthz");
+    }
+
+    #[test]
+    fn the_handle_is_never_the_secret() {
+        let session = json!({"id": "7d0f", "token": "7d0f"});
+        assert_eq!(session_handle(&session, "s3cret").unwrap(), json!("7d0f"));
+        let leaky = json!({"id": "7d0f", "token": "s3cret"});
+        assert!(session_handle(&leaky, "s3cret").is_err());
+    }
+
+    #[test]
+    fn issued_token_debug_is_redacted() {
+        let token: IssuedToken = serde_json::from_value(json!("s3cret")).unwrap();
+        assert!(!format!("{token:?}").contains("s3cret"));
+    }
+}

@@ -1,0 +1,398 @@
+//! The proxied call, edge's hot path (DESIGN §2): `/api/<path>` → session cookie → token
+//! exchange with identity → core-api with `Authorization: Bearer` → core-api's answer.
+//! It never forwards a request without a freshly exchanged token, never forwards the browser's
+//! credentials or forwarding headers, and never relays core-api's `Set-Cookie`.
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use http::header::{AUTHORIZATION, CONNECTION, CONTENT_TYPE};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use serde::Deserialize;
+use url::Url;
+
+use crate::body::read_limited;
+use crate::browser::{client_ip, user_agent};
+use crate::cookie::SessionToken;
+use crate::error::EdgeError;
+use crate::origin::{check_origin, Endpoint};
+use crate::AppState;
+
+const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+const SESSION_TOKEN_TYPE: &str = "urn:gatehouse:token-type:session";
+const AUDIENCE: &str = "core-api";
+const FORM: HeaderValue = HeaderValue::from_static("application/x-www-form-urlencoded");
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Serves `/api/<path>` (all but `/api/auth/*`) on behalf of the signed-in browser.
+pub async fn proxy_to_core_api(
+    State(state): State<AppState>,
+    request: Request,
+) -> Result<Response, EdgeError> {
+    let (parts, body) = request.into_parts();
+
+    // 1. The session cookie. Without one there is nothing to exchange: identity is not asked.
+    let session = state
+        .cookie
+        .read(&parts.headers)
+        .ok_or(EdgeError::Unauthorized)?;
+
+    // 2. Only the public origin may change state.
+    check_origin(
+        &parts.method,
+        &parts.headers,
+        &state.public_origin,
+        Endpoint::Other,
+    )?;
+
+    // 3. Where the request goes. The token is bound to this exact path.
+    let target = core_api_url(&state.core_api_base, &parts.uri)?;
+
+    // 4. The body, bounded, read before a token is minted for it.
+    let body = read_limited(&parts.headers, body, state.body_limit).await?;
+
+    // 5. Exchange the session for a token bound to this method and path (identity checks the
+    //    session, its binding and expiry; edge only relays the verdict).
+    let client_ip = client_ip(&parts.extensions)?;
+    let form = exchange_form(
+        session,
+        &parts.method,
+        target.path(),
+        &client_ip,
+        user_agent(&parts.headers),
+    );
+    let answer = state
+        .identity
+        .http
+        .post(state.identity.token_url.clone())
+        .header(CONTENT_TYPE, FORM)
+        .body(form)
+        .send()
+        .await
+        .map_err(EdgeError::from_identity)?;
+    let status = answer.status();
+    let answer = answer.bytes().await.map_err(EdgeError::from_identity)?;
+    let bearer = match status {
+        StatusCode::OK => bearer_header(&answer)?,
+        StatusCode::BAD_REQUEST if oauth_error(&answer) == "invalid_grant" => {
+            return Err(EdgeError::SessionRejected {
+                clear_cookie: state.cookie.clear(),
+            });
+        }
+        status if status.is_client_error() => {
+            let error = oauth_error(&answer);
+            return Err(EdgeError::identity_contract(format!(
+                "token exchange answered {status} {error}"
+            )));
+        }
+        status => {
+            return Err(EdgeError::IdentityUnavailable(
+                format!("token exchange answered {status}").into(),
+            ));
+        }
+    };
+
+    // 6. Forward with the token in place of the browser's credentials.
+    let headers = forward_headers(&parts.headers, bearer, request_id(&parts.headers));
+    let upstream = state
+        .core_api
+        .request(parts.method, target)
+        .headers(headers)
+        .body(body)
+        .send()
+        .await
+        .map_err(EdgeError::from_core_api)?;
+
+    // 7. Relay core-api's answer, less hop-by-hop headers and cookies.
+    let status = upstream.status();
+    let headers = response_headers(upstream.headers());
+    let body = upstream.bytes().await.map_err(EdgeError::from_core_api)?;
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    Ok(response)
+}
+
+/// core-api's URL for this request. A path the URL parser would rewrite (`..`, `%2e`, stray
+/// characters) is refused, so core-api serves exactly the path the token is bound to.
+fn core_api_url(base: &str, uri: &Uri) -> Result<Url, EdgeError> {
+    let path_and_query = uri.path_and_query().map_or(uri.path(), |pq| pq.as_str());
+    let mut raw = String::with_capacity(base.len() + path_and_query.len());
+    raw.push_str(base);
+    raw.push_str(path_and_query);
+    let url = Url::parse(&raw).map_err(|_| EdgeError::NotFound)?;
+    if url.path() != uri.path() || !url.path().starts_with("/api/") {
+        return Err(EdgeError::NotFound);
+    }
+    Ok(url)
+}
+
+/// The RFC 8693 exchange form (DESIGN §5).
+fn exchange_form(
+    session: SessionToken<'_>,
+    method: &Method,
+    path: &str,
+    client_ip: &str,
+    user_agent: &str,
+) -> String {
+    let mut form = form_urlencoded::Serializer::new(String::with_capacity(384));
+    form.append_pair("grant_type", GRANT_TYPE)
+        .append_pair("subject_token", session.expose_secret())
+        .append_pair("subject_token_type", SESSION_TOKEN_TYPE)
+        .append_pair("audience", AUDIENCE)
+        .append_pair("request_method", method.as_str())
+        .append_pair("request_path", path)
+        .append_pair("client_ip", client_ip)
+        .append_pair("user_agent", user_agent);
+    form.finish()
+}
+
+#[derive(Deserialize)]
+struct Issued<'a> {
+    #[serde(borrow)]
+    access_token: std::borrow::Cow<'a, str>,
+}
+
+/// `Bearer <access_token>` from identity's successful exchange answer.
+fn bearer_header(answer: &[u8]) -> Result<HeaderValue, EdgeError> {
+    let issued: Issued<'_> = serde_json::from_slice(answer)
+        .map_err(|err| EdgeError::identity_contract(format!("token exchange answer: {err}")))?;
+    let mut value = String::with_capacity(7 + issued.access_token.len());
+    value.push_str("Bearer ");
+    value.push_str(&issued.access_token);
+    let mut header = HeaderValue::try_from(value)
+        .map_err(|_| EdgeError::identity_contract("access token is not a header value"))?;
+    header.set_sensitive(true);
+    Ok(header)
+}
+
+/// The `error` of an RFC 6749 error answer, or `""`.
+fn oauth_error(answer: &[u8]) -> String {
+    #[derive(Deserialize)]
+    struct OAuthError {
+        error: String,
+    }
+    serde_json::from_slice::<OAuthError>(answer)
+        .map(|e| e.error)
+        .unwrap_or_default()
+}
+
+/// The browser's `X-Request-Id` if it is a sane short token, else a new UUID v4.
+fn request_id(headers: &HeaderMap) -> HeaderValue {
+    let sane = |id: &HeaderValue| {
+        (1..=64).contains(&id.len())
+            && id
+                .as_bytes()
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    };
+    match headers.get(X_REQUEST_ID) {
+        Some(id) if sane(id) => id.clone(),
+        _ => {
+            let mut buffer = uuid::Uuid::encode_buffer();
+            let id = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buffer);
+            HeaderValue::from_str(id).expect("invariant: a hyphenated UUID is a valid header value")
+        }
+    }
+}
+
+/// The browser's headers core-api may see, plus the token and the request id.
+fn forward_headers(
+    incoming: &HeaderMap,
+    bearer: HeaderValue,
+    request_id: HeaderValue,
+) -> HeaderMap {
+    let mut out = HeaderMap::with_capacity(incoming.len() + 2);
+    for (name, value) in incoming {
+        if is_forwardable_request_header(name) && !named_by_connection(incoming, name) {
+            out.append(name.clone(), value.clone());
+        }
+    }
+    out.insert(AUTHORIZATION, bearer);
+    out.insert(X_REQUEST_ID, request_id);
+    out
+}
+
+/// Credentials, identity claims and forwarding data are edge's to set, never the browser's;
+/// hop-by-hop headers belong to one connection; `Host` and `Content-Length` are recomputed.
+fn is_forwardable_request_header(name: &HeaderName) -> bool {
+    let name = name.as_str();
+    !(is_hop_by_hop(name)
+        || name.starts_with("x-forwarded-")
+        || matches!(
+            name,
+            "cookie"
+                | "authorization"
+                | "x-user-id"
+                | "x-real-ip"
+                | "forwarded"
+                | "host"
+                | "content-length"
+                | "expect"
+                | "x-request-id"
+        ))
+}
+
+/// core-api's headers the browser may see.
+fn response_headers(upstream: &HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::with_capacity(upstream.len());
+    for (name, value) in upstream {
+        let keep = !is_hop_by_hop(name.as_str())
+            && name != "set-cookie"
+            && !named_by_connection(upstream, name);
+        if keep {
+            out.append(name.clone(), value.clone());
+        }
+    }
+    out
+}
+
+/// RFC 9110 §7.6.1's connection-specific headers, plus every `Proxy-*`.
+fn is_hop_by_hop(name: &str) -> bool {
+    matches!(
+        name,
+        "connection" | "keep-alive" | "te" | "trailer" | "transfer-encoding" | "upgrade"
+    ) || name.starts_with("proxy-")
+}
+
+/// Whether the message's `Connection` header lists `name` (making it hop-by-hop too).
+fn named_by_connection(headers: &HeaderMap, name: &HeaderName) -> bool {
+    headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|listed| listed.trim().eq_ignore_ascii_case(name.as_str()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    #[test]
+    fn forwarding_strips_credentials_forwarding_and_hop_by_hop_headers() {
+        let incoming = headers(&[
+            ("cookie", "better-auth.session_token=abc"),
+            ("authorization", "Bearer forged"),
+            ("x-user-id", "admin"),
+            ("x-forwarded-for", "1.2.3.4"),
+            ("x-forwarded-host", "evil"),
+            ("forwarded", "for=1.2.3.4"),
+            ("connection", "keep-alive, X-Secret-Hop"),
+            ("x-secret-hop", "1"),
+            ("keep-alive", "timeout=5"),
+            ("proxy-authorization", "Basic x"),
+            ("te", "trailers"),
+            ("upgrade", "websocket"),
+            ("host", "edge.example.com"),
+            ("x-request-id", "browser-id"),
+            ("accept", "application/json"),
+            ("content-type", "application/json"),
+            ("x-custom", "a"),
+            ("x-custom", "b"),
+        ]);
+        let out = forward_headers(
+            &incoming,
+            HeaderValue::from_static("Bearer minted"),
+            HeaderValue::from_static("rid"),
+        );
+        let names: Vec<&str> = out.keys().map(HeaderName::as_str).collect();
+        assert_eq!(names.len(), 5, "{names:?}");
+        assert_eq!(out["authorization"], "Bearer minted");
+        assert_eq!(out["x-request-id"], "rid");
+        assert_eq!(out["accept"], "application/json");
+        assert_eq!(out["content-type"], "application/json");
+        assert_eq!(out.get_all("x-custom").iter().count(), 2);
+    }
+
+    #[test]
+    fn responses_lose_cookies_and_hop_by_hop_headers() {
+        let upstream = headers(&[
+            ("set-cookie", "session=evil"),
+            ("connection", "close, x-hop"),
+            ("x-hop", "1"),
+            ("transfer-encoding", "chunked"),
+            ("content-type", "application/json"),
+            ("location", "/api/orders/1"),
+        ]);
+        let out = response_headers(&upstream);
+        let names: Vec<&str> = out.keys().map(HeaderName::as_str).collect();
+        assert_eq!(names, ["content-type", "location"]);
+    }
+
+    #[test]
+    fn the_target_keeps_the_query_and_refuses_rewritten_paths() {
+        let base = "http://127.0.0.1:8082";
+        let url = core_api_url(base, &Uri::from_static("/api/orders?limit=5&x=%20")).unwrap();
+        assert_eq!(
+            url.as_str(),
+            "http://127.0.0.1:8082/api/orders?limit=5&x=%20"
+        );
+        assert_eq!(url.path(), "/api/orders");
+        for bad in [
+            "/api/../healthz",
+            "/api/%2e%2e/healthz",
+            "/api/./x",
+            "/api/a/../../admin",
+        ] {
+            assert!(core_api_url(base, &Uri::from_static(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_exchange_form_binds_method_path_and_client() {
+        let token = SessionToken::parse("tok_en-1").unwrap();
+        let form = exchange_form(
+            token,
+            &Method::DELETE,
+            "/api/orders/1",
+            "10.0.0.1",
+            "Mozilla/5.0 (X11)",
+        );
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(form.as_bytes())
+            .into_owned()
+            .collect();
+        let get = |k: &str| {
+            pairs
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("grant_type"), Some(GRANT_TYPE));
+        assert_eq!(get("subject_token"), Some("tok_en-1"));
+        assert_eq!(get("subject_token_type"), Some(SESSION_TOKEN_TYPE));
+        assert_eq!(get("audience"), Some("core-api"));
+        assert_eq!(get("request_method"), Some("DELETE"));
+        assert_eq!(get("request_path"), Some("/api/orders/1"));
+        assert_eq!(get("client_ip"), Some("10.0.0.1"));
+        assert_eq!(get("user_agent"), Some("Mozilla/5.0 (X11)"));
+    }
+
+    #[test]
+    fn request_ids_are_kept_only_when_sane() {
+        assert_eq!(
+            request_id(&headers(&[("x-request-id", "abc-123_x.y")])),
+            "abc-123_x.y"
+        );
+        for bad in ["", "has space", "a;b", "€"] {
+            let mut map = HeaderMap::new();
+            if let Ok(value) = HeaderValue::from_str(bad) {
+                map.insert(X_REQUEST_ID, value);
+            }
+            let id = request_id(&map);
+            assert_eq!(id.len(), 36, "{bad} should be replaced by a UUID");
+        }
+        let long = "a".repeat(65);
+        let mut map = HeaderMap::new();
+        map.insert(X_REQUEST_ID, HeaderValue::from_str(&long).unwrap());
+        assert_eq!(request_id(&map).len(), 36);
+    }
+}
