@@ -1,1 +1,200 @@
-//! identity
+//! Gatehouse identity: users, passwords, sessions, the token exchange, the signing-key ring and
+//! the `identity keys` CLI. The library exposes the router, its state and a bindable server, so
+//! the binary, `stack` and the tests run exactly the same service.
+
+pub mod accounts;
+pub mod config;
+pub mod discovery;
+pub mod error;
+pub mod exchange;
+pub mod health;
+pub mod json;
+pub mod keys;
+pub mod passwords;
+pub mod sessions;
+pub mod users;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use service_kit::db::{self, Database, Migrations};
+use service_kit::Clock;
+use sqlx::migrate::Migrator;
+use sqlx::AnyPool;
+use tower_http::trace::TraceLayer;
+
+pub use config::Config;
+
+use keys::{KeyRing, KeyRingConfig};
+use passwords::{Hasher, PasswordError};
+use sessions::SessionPolicy;
+
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/identity/postgres");
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/identity/sqlite");
+
+/// The PostgreSQL schema identity's tables live in.
+pub const SCHEMA: &str = "auth";
+/// Connections in the pool.
+const MAX_CONNECTIONS: u32 = 10;
+/// How often the key ring looks at `KEYS_DIR` for changes.
+const KEY_WATCH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// What every handler shares (clone freely: an `Arc` inside).
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Shared>,
+}
+
+struct Shared {
+    db: Database,
+    keyring: KeyRing,
+    clock: Clock,
+    hasher: Hasher,
+    issuer: String,
+    audiences: Vec<String>,
+    policy: SessionPolicy,
+    require_email_verification: bool,
+    jwks_max_age: Duration,
+}
+
+impl AppState {
+    /// Builds the state from the configuration and opened parts; computes the dummy password
+    /// hash (one argon2 run).
+    pub async fn new(config: &Config, db: Database, keyring: KeyRing, clock: Clock) -> Result<AppState, PasswordError> {
+        let hasher = Hasher::new().await?;
+        Ok(AppState {
+            inner: Arc::new(Shared {
+                db,
+                keyring,
+                clock,
+                hasher,
+                issuer: config.issuer.clone(),
+                audiences: config.token_audiences.iter().map(|audience| audience.trim().to_owned()).collect(),
+                policy: SessionPolicy::from_config(config),
+                require_email_verification: config.require_email_verification,
+                jwks_max_age: config.jwks_max_age,
+            }),
+        })
+    }
+
+    /// The store's pool.
+    pub fn pool(&self) -> &AnyPool {
+        &self.inner.db.pool
+    }
+
+    /// The store.
+    pub fn database(&self) -> &Database {
+        &self.inner.db
+    }
+
+    /// The signing-key ring.
+    pub fn keyring(&self) -> &KeyRing {
+        &self.inner.keyring
+    }
+
+    /// The clock every rule reads.
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
+    }
+
+    /// The password hasher.
+    pub fn hasher(&self) -> &Hasher {
+        &self.inner.hasher
+    }
+
+    /// `ISSUER`.
+    pub fn issuer(&self) -> &str {
+        &self.inner.issuer
+    }
+
+    /// Whether `TOKEN_AUDIENCES` lists `audience`.
+    pub fn audience_allowed(&self, audience: &str) -> bool {
+        self.inner.audiences.iter().any(|allowed| allowed == audience)
+    }
+
+    /// The session lifetimes and binding.
+    pub fn session_policy(&self) -> &SessionPolicy {
+        &self.inner.policy
+    }
+
+    /// `REQUIRE_EMAIL_VERIFICATION`.
+    pub fn require_email_verification(&self) -> bool {
+        self.inner.require_email_verification
+    }
+
+    /// `JWKS_MAX_AGE`.
+    pub fn jwks_max_age(&self) -> Duration {
+        self.inner.jwks_max_age
+    }
+}
+
+/// The router the binary runs.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/.well-known/jwks.json", get(discovery::jwks))
+        .route("/.well-known/oauth-authorization-server", get(discovery::metadata))
+        .route("/v1/token", post(exchange::exchange_session_for_token))
+        .route("/v1/sign-up", post(accounts::sign_up))
+        .route("/v1/sign-in", post(accounts::sign_in))
+        .route("/v1/session", post(accounts::current_session))
+        .route("/v1/sign-out", post(accounts::sign_out))
+        .fallback(error::not_found)
+        .layer(DefaultBodyLimit::max(json::BODY_LIMIT_BYTES))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// A service bound to its port, ready to serve.
+pub struct Server {
+    listener: tokio::net::TcpListener,
+    addr: SocketAddr,
+    router: Router,
+    key_watcher: tokio::task::JoinHandle<()>,
+}
+
+impl Server {
+    /// Opens the store (applying migrations), loads the key ring from `KEYS_DIR` (it never
+    /// creates keys), starts watching it, and binds `config.addr` (port 0 allowed).
+    pub async fn bind(config: Config, clock: Clock) -> anyhow::Result<Server> {
+        config.validate().map_err(anyhow::Error::msg)?;
+        let ring_config = KeyRingConfig { jwks_max_age: config.jwks_max_age, ..KeyRingConfig::default() };
+        let keyring = KeyRing::load(&config.keys_dir, ring_config, clock.clone()).with_context(|| {
+            format!(
+                "KEYS_DIR {}: cannot load the signing keys (create them with `identity keys init`)",
+                config.keys_dir.display()
+            )
+        })?;
+        let migrations = Migrations { postgres: &POSTGRES_MIGRATIONS, sqlite: &SQLITE_MIGRATIONS };
+        let db = db::connect(&config.database_url, SCHEMA, migrations, MAX_CONNECTIONS)
+            .await
+            .context("DATABASE_URL")?;
+        let listener = tokio::net::TcpListener::bind(config.addr)
+            .await
+            .with_context(|| format!("IDENTITY_ADDR {}: cannot listen", config.addr))?;
+        let addr = listener.local_addr()?;
+        let state = AppState::new(&config, db, keyring.clone(), clock).await?;
+        let key_watcher = keyring.spawn_watcher(KEY_WATCH_INTERVAL);
+        Ok(Server { listener, addr, router: app(state), key_watcher })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until `shutdown` resolves, then closes idle keep-alive connections and returns.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let Server { listener, router, key_watcher, .. } = self;
+        let served = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
+        key_watcher.abort();
+        served
+    }
+}

@@ -1,0 +1,256 @@
+//! Accounts over JSON for edge: sign-up, sign-in, the session check and sign-out, with
+//! Better-Auth's shapes and error codes. Handlers only translate: the rules live in `users`,
+//! `passwords` and `sessions`. The secret session token appears only in the `session_token`
+//! field of sign-up and sign-in answers, never in a session object or a log.
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+use crate::json::JsonBody;
+use crate::sessions::{self, cookie_max_age, Client, Session, SessionError, SessionJson, SessionToken};
+use crate::users::{self, Email, Name, NewUser, Password, User, UserJson};
+use crate::AppState;
+
+/// `POST /v1/sign-up` body (unknown keys are ignored).
+#[derive(Deserialize)]
+pub struct SignUpRequest {
+    name: String,
+    email: String,
+    password: SecretString,
+    #[serde(default)]
+    image: Option<String>,
+    #[serde(default)]
+    remember_me: Option<bool>,
+    client_ip: String,
+    user_agent: String,
+    #[serde(default)]
+    previous_session_token: Option<SecretString>,
+}
+
+/// `POST /v1/sign-in` body.
+#[derive(Deserialize)]
+pub struct SignInRequest {
+    email: String,
+    password: SecretString,
+    #[serde(default)]
+    remember_me: Option<bool>,
+    client_ip: String,
+    user_agent: String,
+    #[serde(default)]
+    previous_session_token: Option<SecretString>,
+}
+
+/// `POST /v1/session` body.
+#[derive(Deserialize)]
+pub struct SessionRequest {
+    session_token: SecretString,
+    client_ip: String,
+    user_agent: String,
+}
+
+/// `POST /v1/sign-out` body.
+#[derive(Deserialize)]
+pub struct SignOutRequest {
+    #[serde(default)]
+    session_token: Option<SecretString>,
+}
+
+/// What sign-up and sign-in answer.
+#[derive(Serialize)]
+pub struct SignedIn<'a> {
+    user: UserJson<'a>,
+    /// `null` when sign-up does not sign in (email verification required).
+    session: Option<SessionJson<'a>>,
+    /// The secret token, for edge's cookie only.
+    session_token: Option<&'a str>,
+    /// Cookie `Max-Age` in seconds; `null` for a browser-session cookie.
+    cookie_max_age: Option<i64>,
+}
+
+/// What `/v1/session` answers.
+#[derive(Serialize)]
+pub struct CurrentSession<'a> {
+    user: UserJson<'a>,
+    session: SessionJson<'a>,
+    cookie_max_age: Option<i64>,
+    /// Whether this check extended the expiry (edge then re-sends the cookie).
+    refreshed: bool,
+}
+
+/// What sign-out answers.
+#[derive(Serialize)]
+pub struct SignedOut {
+    success: bool,
+}
+
+fn parse_client(ip: &str, user_agent: &str) -> Result<Client, ApiError> {
+    Client::parse(ip, user_agent).ok_or_else(|| ApiError::Validation("[body.client_ip] Invalid IP address.".into()))
+}
+
+/// A new session and its secret token.
+struct NewSession {
+    session: Session,
+    token: SessionToken,
+}
+
+/// Starts a session for `user`, revoking the one the client presented first (session fixation).
+async fn start_session(
+    state: &AppState,
+    user: &User,
+    client: &Client,
+    remember: bool,
+    previous: Option<&SecretString>,
+) -> Result<NewSession, ApiError> {
+    let now = state.clock().now_millis();
+    if let Some(previous) = previous {
+        sessions::revoke_by_token(state.pool(), previous.expose_secret(), now).await?;
+    }
+    let token = SessionToken::generate();
+    let session = sessions::create(
+        state.pool(),
+        &user.id,
+        &token.hash(),
+        client,
+        remember,
+        now,
+        state.session_policy(),
+    )
+    .await?;
+    Ok(NewSession { session, token })
+}
+
+fn signed_in<'a>(user: &'a User, new: Option<&'a NewSession>, now: i64) -> Json<SignedIn<'a>> {
+    Json(SignedIn {
+        user: user.to_json(),
+        session: new.map(|new| new.session.to_json()),
+        session_token: new.map(|new| new.token.expose_secret()),
+        cookie_max_age: new.and_then(|new| cookie_max_age(&new.session.times, now)),
+    })
+}
+
+/// `POST /v1/sign-up`: creates the user and, unless email verification is required, signs in.
+pub async fn sign_up(
+    State(state): State<AppState>,
+    JsonBody(request): JsonBody<SignUpRequest>,
+) -> Result<Response, ApiError> {
+    let email = Email::parse(&request.email)?;
+    let password = Password::parse(request.password)?;
+    let name = Name::parse(&request.name)?;
+    let client = parse_client(&request.client_ip, &request.user_agent)?;
+
+    let password_hash = state.hasher().hash(password).await?;
+    let new_user = NewUser {
+        email: &email,
+        name: &name,
+        password_hash: &password_hash,
+        image: request.image.as_deref(),
+    };
+    let now = state.clock().now_millis();
+    let user = users::create(state.pool(), new_user, uuid::Uuid::new_v4().to_string(), now).await?;
+    tracing::info!(user_id = %user.id, "user signed up");
+
+    let new_session = if state.require_email_verification() {
+        None
+    } else {
+        let remember = request.remember_me.unwrap_or(true);
+        Some(
+            start_session(
+                &state,
+                &user,
+                &client,
+                remember,
+                request.previous_session_token.as_ref(),
+            )
+            .await?,
+        )
+    };
+    Ok(signed_in(&user, new_session.as_ref(), now).into_response())
+}
+
+/// `POST /v1/sign-in`: one answer for an unknown email and a wrong password, in the same time.
+pub async fn sign_in(
+    State(state): State<AppState>,
+    JsonBody(request): JsonBody<SignInRequest>,
+) -> Result<Response, ApiError> {
+    let email = Email::parse(&request.email)?;
+    let client = parse_client(&request.client_ip, &request.user_agent)?;
+    // A password outside the limits was never accepted at sign-up, so it cannot match; refusing
+    // it here depends on nothing about the account.
+    let attempt = Password::parse(request.password).map_err(|_| ApiError::InvalidEmailOrPassword)?;
+
+    let (user, stored_hash) = users::find_by_email(state.pool(), &email)
+        .await?
+        .map(|found| (found.user, found.password_hash))
+        .unzip();
+    let matches = state.hasher().verify(attempt, stored_hash).await?;
+    let user = match user {
+        Some(user) if matches => user,
+        _ => {
+            tracing::info!("sign-in refused: unknown email or wrong password");
+            return Err(ApiError::InvalidEmailOrPassword);
+        }
+    };
+    if state.require_email_verification() && !user.email_verified {
+        return Err(ApiError::EmailNotVerified);
+    }
+
+    let remember = request.remember_me.unwrap_or(true);
+    let new_session = start_session(
+        &state,
+        &user,
+        &client,
+        remember,
+        request.previous_session_token.as_ref(),
+    )
+    .await?;
+    tracing::info!(user_id = %user.id, session_id = %new_session.session.id, "user signed in");
+    let now = new_session.session.times.created_at;
+    Ok(signed_in(&user, Some(&new_session), now).into_response())
+}
+
+/// `POST /v1/session`: the session behind a cookie, with sliding expiry applied.
+pub async fn current_session(
+    State(state): State<AppState>,
+    JsonBody(request): JsonBody<SessionRequest>,
+) -> Result<Response, ApiError> {
+    let client = parse_client(&request.client_ip, &request.user_agent)?;
+    let now = state.clock().now_millis();
+    let used = sessions::use_session(
+        state.pool(),
+        request.session_token.expose_secret(),
+        &client,
+        now,
+        state.session_policy(),
+    )
+    .await
+    .map_err(|error| match error {
+        SessionError::Refused(_) => ApiError::Unauthorized,
+        SessionError::Database(error) => ApiError::Database(error),
+    })?;
+    let live = &used.live;
+    let body = CurrentSession {
+        user: live.user.to_json(),
+        session: live.session.to_json(),
+        cookie_max_age: cookie_max_age(&live.session.times, now),
+        refreshed: used.refreshed,
+    };
+    Ok(Json(body).into_response())
+}
+
+/// `POST /v1/sign-out`: revokes the session if it exists; always succeeds.
+pub async fn sign_out(
+    State(state): State<AppState>,
+    JsonBody(request): JsonBody<SignOutRequest>,
+) -> Result<Json<SignedOut>, ApiError> {
+    if let Some(token) = &request.session_token {
+        let now = state.clock().now_millis();
+        if sessions::revoke_by_token(state.pool(), token.expose_secret(), now).await? {
+            tracing::info!("session signed out");
+        }
+    }
+    Ok(Json(SignedOut { success: true }))
+}

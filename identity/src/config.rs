@@ -1,0 +1,129 @@
+//! identity's configuration: one clap struct read from flags and the environment, checked once
+//! at start. It never reads the environment anywhere else and holds no secrets.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::builder::BoolishValueParser;
+use clap::ArgAction;
+use service_kit::parse_duration;
+
+/// identity's configuration (`identity serve --help` lists every variable with its default).
+#[derive(clap::Parser, Clone, Debug)]
+#[command(
+    name = "identity",
+    about = "Gatehouse identity: users, sessions and the token exchange"
+)]
+pub struct Config {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "IDENTITY_ADDR", default_value = "127.0.0.1:8081")]
+    pub addr: SocketAddr,
+
+    /// The store: `sqlite://PATH` (file and folder created if missing) or `postgres://…`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/identity.db")]
+    pub database_url: String,
+
+    /// Directory of the signing-key ring (create it with `identity keys init`).
+    #[arg(long, env = "KEYS_DIR", default_value = "keys")]
+    pub keys_dir: PathBuf,
+
+    /// The `iss` of every token identity signs, and the base of its metadata URLs.
+    #[arg(long, env = "ISSUER", default_value = "http://127.0.0.1:8081")]
+    pub issuer: String,
+
+    /// edge's public origin, for links in emails.
+    #[arg(long, env = "PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+    pub public_url: String,
+
+    /// Audiences identity issues tokens for (comma-separated allow-list).
+    #[arg(long, env = "TOKEN_AUDIENCES", default_value = "core-api", value_delimiter = ',')]
+    pub token_audiences: Vec<String>,
+
+    /// How long a session lives after sign-in or its last extension.
+    #[arg(long, env = "SESSION_TTL", default_value = "7d", value_parser = parse_duration)]
+    pub session_ttl: Duration,
+
+    /// How old a session's last extension must be before a use extends it again.
+    #[arg(long, env = "SESSION_UPDATE_AGE", default_value = "1d", value_parser = parse_duration)]
+    pub session_update_age: Duration,
+
+    /// Absolute lifetime of a session from sign-in, whatever its extensions.
+    #[arg(long, env = "SESSION_MAX_AGE", default_value = "30d", value_parser = parse_duration)]
+    pub session_max_age: Duration,
+
+    /// How long after sign-in a session counts as fresh for sensitive changes.
+    #[arg(long, env = "SESSION_FRESH_AGE", default_value = "1d", value_parser = parse_duration)]
+    pub session_fresh_age: Duration,
+
+    /// Refuse a session used from another IP address than the one it was created from.
+    #[arg(long, env = "SESSION_BIND_IP", default_value = "false", action = ArgAction::Set,
+          value_parser = BoolishValueParser::new())]
+    pub session_bind_ip: bool,
+
+    /// Refuse sign-in until the user's email address is verified.
+    #[arg(long, env = "REQUIRE_EMAIL_VERIFICATION", default_value = "false", action = ArgAction::Set,
+          value_parser = BoolishValueParser::new())]
+    pub require_email_verification: bool,
+
+    /// `max-age` of the JWKS response; verifiers cache the key set this long.
+    #[arg(long, env = "JWKS_MAX_AGE", default_value = "60s", value_parser = parse_duration)]
+    pub jwks_max_age: Duration,
+}
+
+impl Config {
+    /// Checks what clap cannot check field by field; the error names the variable and says why.
+    pub fn validate(&self) -> Result<(), String> {
+        for (variable, url) in [("ISSUER", &self.issuer), ("PUBLIC_URL", &self.public_url)] {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(format!("{variable} must be an http:// or https:// URL, got `{url}`"));
+            }
+        }
+        if self.token_audiences.iter().any(|audience| audience.trim().is_empty()) {
+            return Err("TOKEN_AUDIENCES must be a comma-separated list of non-empty names".into());
+        }
+        if self.session_ttl > self.session_max_age {
+            return Err("SESSION_TTL must not be longer than SESSION_MAX_AGE".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let config = Config::try_parse_from(["identity"]).expect("defaults parse");
+        assert_eq!(config.session_ttl, Duration::from_secs(7 * 86_400));
+        assert_eq!(config.session_update_age, Duration::from_secs(86_400));
+        assert_eq!(config.session_max_age, Duration::from_secs(30 * 86_400));
+        assert!(!config.session_bind_ip);
+        assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn audiences_are_a_comma_list_and_flags_take_booleans() {
+        let config = Config::try_parse_from([
+            "identity",
+            "--token-audiences",
+            "core-api,billing",
+            "--session-bind-ip",
+            "true",
+            "--session-ttl",
+            "90s",
+        ])
+        .expect("parses");
+        assert_eq!(config.token_audiences, ["core-api", "billing"]);
+        assert!(config.session_bind_ip);
+        assert_eq!(config.session_ttl, Duration::from_secs(90));
+    }
+
+    #[test]
+    fn a_ttl_longer_than_the_maximum_is_refused_by_name() {
+        let config = Config::try_parse_from(["identity", "--session-ttl", "40d"]).expect("parses");
+        assert!(config.validate().unwrap_err().contains("SESSION_TTL"));
+    }
+}

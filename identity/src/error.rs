@@ -1,0 +1,149 @@
+//! The errors of identity's JSON API: each variant knows its status and stable Better-Auth
+//! `code`; the client sees `{code, message}`, an internal cause is logged here, once, and never
+//! sent. The OAuth errors of `/v1/token` have their own shape (see `exchange`).
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+
+use crate::keys::KeyError;
+use crate::passwords::PasswordError;
+
+/// Every way a JSON endpoint can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body has the wrong shape or a field breaks an input limit.
+    #[error("{0}")]
+    Validation(String),
+    /// The body is not JSON at all.
+    #[error("Invalid JSON in request body.")]
+    MalformedJson,
+    /// The body is not declared as JSON.
+    #[error("Expected a request with Content-Type: application/json.")]
+    UnsupportedMediaType,
+    /// The email address is not a valid address.
+    #[error("Invalid email.")]
+    InvalidEmail,
+    /// The new password has fewer than 8 characters.
+    #[error("Password too short.")]
+    PasswordTooShort,
+    /// The new password has more than 128 characters.
+    #[error("Password too long.")]
+    PasswordTooLong,
+    /// Another user has this email address.
+    #[error("User already exists. Use another email.")]
+    UserAlreadyExists,
+    /// Unknown email or wrong password: one answer for both.
+    #[error("Invalid email or password.")]
+    InvalidEmailOrPassword,
+    /// Sign-in needs a verified email address and this one is not.
+    #[error("Email not verified.")]
+    EmailNotVerified,
+    /// No live session for the token presented.
+    #[error("Unauthorized.")]
+    Unauthorized,
+    /// No such route.
+    #[error("Not found.")]
+    NotFound,
+    /// The store failed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Hashing or verifying a password failed.
+    #[error("password hashing failed: {0}")]
+    Password(#[from] PasswordError),
+    /// Signing failed.
+    #[error("signing failed: {0}")]
+    Signing(#[from] KeyError),
+}
+
+impl ApiError {
+    /// The HTTP status Better-Auth answers with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Validation(_)
+            | ApiError::MalformedJson
+            | ApiError::InvalidEmail
+            | ApiError::PasswordTooShort
+            | ApiError::PasswordTooLong => StatusCode::BAD_REQUEST,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::UserAlreadyExists => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::InvalidEmailOrPassword | ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::EmailNotVerified => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Database(_) | ApiError::Password(_) | ApiError::Signing(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Validation(_) => "VALIDATION_ERROR",
+            ApiError::MalformedJson => "BAD_REQUEST",
+            ApiError::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            ApiError::InvalidEmail => "INVALID_EMAIL",
+            ApiError::PasswordTooShort => "PASSWORD_TOO_SHORT",
+            ApiError::PasswordTooLong => "PASSWORD_TOO_LONG",
+            ApiError::UserAlreadyExists => "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL",
+            ApiError::InvalidEmailOrPassword => "INVALID_EMAIL_OR_PASSWORD",
+            ApiError::EmailNotVerified => "EMAIL_NOT_VERIFIED",
+            ApiError::Unauthorized => "UNAUTHORIZED",
+            ApiError::NotFound => "NOT_FOUND",
+            ApiError::Database(_) | ApiError::Password(_) | ApiError::Signing(_) => "INTERNAL_SERVER_ERROR",
+        }
+    }
+
+    fn is_internal(&self) -> bool {
+        self.status().is_server_error()
+    }
+}
+
+/// The JSON error body.
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let message = if self.is_internal() {
+            tracing::error!(error = %self, "request failed");
+            "Something went wrong on our side.".to_owned()
+        } else {
+            self.to_string()
+        };
+        let body = ErrorBody {
+            code: self.code(),
+            message: &message,
+        };
+        (self.status(), Json(body)).into_response()
+    }
+}
+
+/// Unknown routes answer `404 {"code":"NOT_FOUND"}`.
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_causes_are_not_sent_to_the_client() {
+        let error = ApiError::Database(sqlx::Error::Protocol("secret detail".into()));
+        assert_eq!(error.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let response = error.into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn duplicate_email_is_422_with_the_better_auth_code() {
+        assert_eq!(ApiError::UserAlreadyExists.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            ApiError::UserAlreadyExists.code(),
+            "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL"
+        );
+    }
+}

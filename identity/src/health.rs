@@ -1,0 +1,34 @@
+//! Liveness and readiness: `/healthz` answers as soon as the server serves; `/readyz` only when
+//! identity can do its work (the database answers and a key is active for signing). Never
+//! behind authentication, never revealing more than which part is missing.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::{json, Value};
+
+use crate::AppState;
+
+/// `GET /healthz`.
+pub async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// `GET /readyz`.
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    if let Err(error) = sqlx::query("SELECT 1").execute(state.pool()).await {
+        tracing::warn!(%error, "readiness: database unreachable");
+        return unavailable("database unreachable");
+    }
+    if !state.keyring().has_signing_key() {
+        return unavailable("no active signing key");
+    }
+    (StatusCode::OK, Json(json!({ "status": "ready" })))
+}
+
+fn unavailable(reason: &str) -> (StatusCode, Json<Value>) {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({ "status": "unavailable", "reason": reason })),
+    )
+}

@@ -1,0 +1,370 @@
+//! `identity keys VERB`: the operator's commands over the key directory. It only parses, calls
+//! the lifecycle functions and prints — a table for people, JSON with `--json` — and turns the
+//! outcome into the exit status (0 done, 1 refused or failed with one line why, 2 bad usage).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+use service_kit::timefmt::rfc3339_millis;
+use service_kit::{parse_duration, Clock};
+
+use super::audit::os_user;
+use super::lifecycle;
+use super::ring::{KeyRing, KeyRingConfig};
+use super::schedule::{KeyState, Schedule};
+use super::store::KeyDir;
+use super::{KeyError, Kid};
+
+/// `identity keys`: manage the signing keys.
+#[derive(clap::Args, Clone, Debug)]
+pub struct KeysArgs {
+    /// Directory holding the private keys, keys.json and audit.log.
+    #[arg(long, env = "KEYS_DIR", default_value = "keys", global = true)]
+    pub keys_dir: PathBuf,
+    /// How long verifiers may cache the JWKS (its Cache-Control max-age).
+    #[arg(long, env = "JWKS_MAX_AGE", default_value = "60s", value_parser = parse_duration, global = true)]
+    pub jwks_max_age: Duration,
+    /// How often verifiers refresh the JWKS.
+    #[arg(long, env = "JWKS_REFRESH", default_value = "30s", value_parser = parse_duration, global = true)]
+    pub verifier_refresh: Duration,
+    /// Print JSON instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: KeysCommand,
+}
+
+/// The verbs of `identity keys`.
+#[derive(clap::Subcommand, Clone, Debug)]
+pub enum KeysCommand {
+    /// Create the directory (mode 0700) and a first key, active at once.
+    Init,
+    /// List the keys, newest first, with their state.
+    List,
+    /// Print the public key set as served at /.well-known/jwks.json.
+    Jwks,
+    /// Add a new key, published now, signing after the lead; older keys retire then.
+    Rotate {
+        /// How long the new key is published before it signs (default twice max-age + refresh).
+        #[arg(long, value_parser = parse_duration)]
+        lead: Option<Duration>,
+        /// Accept a lead shorter than max-age + refresh.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Withdraw a key at once; if it was signing, a fresh key signs from now.
+    Revoke {
+        /// The key id.
+        kid: String,
+        /// Why (recorded in audit.log).
+        #[arg(long)]
+        reason: String,
+        /// Allow revoking the only published key.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Delete revoked keys' private key files and retired keys no longer published.
+    Prune,
+}
+
+/// A failure of a verb: bad usage (exit 2) or refused/failed (exit 1).
+enum Failure {
+    Usage(String),
+    Refused(KeyError),
+}
+
+impl From<KeyError> for Failure {
+    fn from(error: KeyError) -> Self {
+        match error {
+            KeyError::MalformedKid(_) => Failure::Usage(error.to_string()),
+            other => Failure::Refused(other),
+        }
+    }
+}
+
+/// Runs one verb and returns the process exit status; on failure one line on stderr says why.
+pub fn run(args: KeysArgs, clock: &Clock) -> i32 {
+    match execute(&args, clock) {
+        Ok(output) => {
+            println!("{output}");
+            0
+        }
+        Err(Failure::Usage(why)) => {
+            eprintln!("identity keys: {why}");
+            2
+        }
+        Err(Failure::Refused(error)) => {
+            eprintln!("identity keys: {error}");
+            1
+        }
+    }
+}
+
+fn execute(args: &KeysArgs, clock: &Clock) -> Result<String, Failure> {
+    let dir = args.keys_dir.as_path();
+    let config = KeyRingConfig {
+        jwks_max_age: args.jwks_max_age,
+        verifier_refresh: args.verifier_refresh,
+    };
+    let actor = os_user();
+    let output = match &args.command {
+        KeysCommand::Init => {
+            let kid = lifecycle::init(dir, clock, &actor)?;
+            if args.json {
+                json(&serde_json::json!({"kid": kid}))
+            } else {
+                format!("created key {kid} in {}; it signs from now", dir.display())
+            }
+        }
+        KeysCommand::List => list(dir, clock, args.json)?,
+        KeysCommand::Jwks => json(&KeyRing::load(dir, config, clock.clone())?.jwks()),
+        KeysCommand::Rotate { lead, force } => {
+            let lead = lead.unwrap_or_else(|| config.default_lead());
+            let rotated = lifecycle::rotate(dir, clock, &config, lead, *force, &actor)?;
+            let activates_at = rfc3339_millis(rotated.activates_at);
+            if args.json {
+                json(&serde_json::json!({"kid": rotated.kid, "activates_at": activates_at}))
+            } else {
+                format!(
+                    "created key {}; published now, signs from {activates_at}",
+                    rotated.kid
+                )
+            }
+        }
+        KeysCommand::Revoke { kid, reason, force } => {
+            let kid = Kid::parse(kid)?;
+            if reason.trim().is_empty() {
+                return Err(Failure::Usage("--reason must say why".into()));
+            }
+            let revoked =
+                lifecycle::revoke(dir, clock, &config, &kid, reason.trim(), *force, &actor)?;
+            if args.json {
+                json(
+                    &serde_json::json!({"revoked": revoked.kid, "replacement": revoked.replacement}),
+                )
+            } else {
+                match revoked.replacement {
+                    Some(new) => format!("revoked key {kid}; new key {new} signs from now"),
+                    None => format!("revoked key {kid}"),
+                }
+            }
+        }
+        KeysCommand::Prune => {
+            let pruned = lifecycle::prune(dir, clock, &config, &actor)?;
+            if args.json {
+                json(&serde_json::json!({"pruned": pruned}))
+            } else if pruned.is_empty() {
+                "nothing to prune".to_owned()
+            } else {
+                let kids: Vec<&str> = pruned.iter().map(Kid::as_str).collect();
+                format!("pruned {}", kids.join(", "))
+            }
+        }
+    };
+    Ok(output)
+}
+
+/// One row of `list --json`.
+#[derive(Debug, Serialize)]
+struct ListedKey {
+    kid: String,
+    state: KeyState,
+    created_at: String,
+    activates_at: String,
+    retires_at: Option<String>,
+}
+
+/// The keys newest first (by creation, then activation) with their state now.
+fn listed_keys(schedule: &Schedule, now: i64) -> Vec<ListedKey> {
+    let mut order: Vec<usize> = (0..schedule.keys.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (a, b) = (&schedule.keys[a], &schedule.keys[b]);
+        (b.created_at, b.activates_at, &b.kid).cmp(&(a.created_at, a.activates_at, &a.kid))
+    });
+    order
+        .into_iter()
+        .map(|i| {
+            let key = &schedule.keys[i];
+            ListedKey {
+                kid: key.kid.to_string(),
+                state: schedule.state(i, now),
+                created_at: rfc3339_millis(key.created_at),
+                activates_at: rfc3339_millis(key.activates_at),
+                retires_at: key.retires_at.map(rfc3339_millis),
+            }
+        })
+        .collect()
+}
+
+/// Reads `keys.json` only, so an operator can list even when a private key file is broken.
+fn list(dir: &Path, clock: &Clock, as_json: bool) -> Result<String, Failure> {
+    let schedule = KeyDir::new(dir).read_schedule()?;
+    let rows = listed_keys(&schedule, clock.now_millis());
+    if as_json {
+        return Ok(json(&rows));
+    }
+    let mut table = format!(
+        "{:<43}  {:<8}  {:<24}  {:<24}  {}",
+        "KID", "STATE", "CREATED", "ACTIVATES", "RETIRES"
+    );
+    for row in &rows {
+        table.push_str(&format!(
+            "\n{:<43}  {:<8}  {:<24}  {:<24}  {}",
+            row.kid,
+            row.state.as_str(),
+            row.created_at,
+            row.activates_at,
+            row.retires_at.as_deref().unwrap_or("-")
+        ));
+    }
+    Ok(table)
+}
+
+fn json(value: &impl Serialize) -> String {
+    // Serializing plain strings and numbers cannot fail.
+    serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(clap::Parser, Debug)]
+    struct Cli {
+        #[command(flatten)]
+        keys: KeysArgs,
+    }
+
+    fn args(dir: &Path, rest: &[&str]) -> KeysArgs {
+        let mut argv = vec![
+            "identity-keys",
+            "--keys-dir",
+            dir.to_str().expect("a UTF-8 temp path"),
+        ];
+        argv.extend_from_slice(rest);
+        Cli::try_parse_from(argv).expect("valid arguments").keys
+    }
+
+    #[test]
+    fn init_refuses_a_second_time_with_exit_1() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let keys = dir.path().join("keys");
+        let clock = Clock::adjustable();
+        assert_eq!(run(args(&keys, &["init"]), &clock), 0);
+        assert_eq!(run(args(&keys, &["init"]), &clock), 1);
+        let mode = std::fs::metadata(&keys)
+            .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()));
+        assert_eq!(mode.expect("created") & 0o777, 0o700);
+    }
+
+    #[test]
+    fn list_json_is_an_array_newest_first_with_the_five_fields() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let clock = Clock::adjustable();
+        let first = lifecycle::init(dir.path(), &clock, "test").expect("init");
+        clock.advance(Duration::from_secs(1));
+        let config = KeyRingConfig::default();
+        let second = lifecycle::rotate(
+            dir.path(),
+            &clock,
+            &config,
+            config.default_lead(),
+            false,
+            "test",
+        )
+        .expect("rotate");
+        let out = list(dir.path(), &clock, true)
+            .map_err(|_| "list failed")
+            .expect("lists");
+        let rows: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+        let rows = rows.as_array().expect("an array");
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0]["kid"], second.kid.as_str());
+        assert_eq!(rows[0]["state"], "pending");
+        assert_eq!(rows[0]["retires_at"], serde_json::Value::Null);
+        assert_eq!(rows[1]["kid"], first.as_str());
+        assert_eq!(rows[1]["state"], "active");
+        assert_eq!(rows[1]["retires_at"], rows[0]["activates_at"]);
+        for row in rows {
+            let mut fields: Vec<&str> = row
+                .as_object()
+                .expect("an object")
+                .keys()
+                .map(String::as_str)
+                .collect();
+            fields.sort_unstable();
+            assert_eq!(
+                fields,
+                ["activates_at", "created_at", "kid", "retires_at", "state"]
+            );
+            assert!(row["created_at"]
+                .as_str()
+                .is_some_and(|t| t.ends_with('Z') && t.len() == 24));
+        }
+    }
+
+    #[test]
+    fn rotate_with_a_short_lead_is_refused_unless_forced() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let clock = Clock::adjustable();
+        lifecycle::init(dir.path(), &clock, "test").expect("init");
+        assert_eq!(
+            run(args(dir.path(), &["rotate", "--lead", "30s"]), &clock),
+            1
+        );
+        assert_eq!(
+            run(
+                args(dir.path(), &["rotate", "--lead", "30s", "--force"]),
+                &clock
+            ),
+            0
+        );
+        assert_eq!(run(args(dir.path(), &["rotate"]), &clock), 0);
+    }
+
+    #[test]
+    fn a_malformed_kid_is_bad_usage_and_an_unknown_one_is_refused() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let clock = Clock::adjustable();
+        lifecycle::init(dir.path(), &clock, "test").expect("init");
+        assert_eq!(
+            run(
+                args(dir.path(), &["revoke", "../x", "--reason", "test"]),
+                &clock
+            ),
+            2
+        );
+        let unknown = Kid::of_public_key(&[5; 32]);
+        assert_eq!(
+            run(
+                args(
+                    dir.path(),
+                    &["revoke", unknown.as_str(), "--reason", "test"]
+                ),
+                &clock
+            ),
+            1
+        );
+    }
+
+    #[test]
+    fn verbs_on_a_directory_without_keys_fail_with_exit_1() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let clock = Clock::adjustable();
+        for verb in [&["list"][..], &["jwks"], &["rotate"], &["prune"]] {
+            assert_eq!(run(args(dir.path(), verb), &clock), 1, "{verb:?}");
+        }
+    }
+
+    #[test]
+    fn the_flags_may_come_after_the_verb() {
+        let parsed =
+            Cli::try_parse_from(["identity-keys", "list", "--json", "--keys-dir", "/tmp/k"])
+                .expect("valid");
+        assert!(parsed.keys.json);
+        assert_eq!(parsed.keys.keys_dir, PathBuf::from("/tmp/k"));
+    }
+}

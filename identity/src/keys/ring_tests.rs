@@ -1,0 +1,366 @@
+//! Unit tests of the key ring: loading, signing, publication across the lifecycle.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use ed25519_dalek::pkcs8::DecodePrivateKey;
+use ed25519_dalek::{Signature, SigningKey, Verifier, VerifyingKey};
+use service_kit::Clock;
+use shared_claims::{Audience, Claims, JwkSet};
+
+use super::*;
+use crate::keys::lifecycle;
+use crate::keys::Kid;
+
+fn claims(now: i64) -> Claims {
+    Claims {
+        iss: "http://127.0.0.1:8081".into(),
+        sub: "3f1c7a1e-0000-4000-8000-000000000001".into(),
+        aud: Audience::One("core-api".into()),
+        iat: now,
+        nbf: now,
+        exp: now + 60,
+        jti: "AAAAAAAAAAAAAAAAAAAAAA".into(),
+        sid: "3f1c7a1e-0000-4000-8000-000000000002".into(),
+        client_id: "edge".into(),
+        email: "ada@example.com".into(),
+        email_verified: true,
+        htm: "GET".into(),
+        htu: "/api/profile".into(),
+    }
+}
+
+fn initialized() -> (tempfile::TempDir, Clock, Kid) {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let clock = Clock::adjustable();
+    let kid = lifecycle::init(dir.path(), &clock, "test").expect("init");
+    (dir, clock, kid)
+}
+
+fn load(dir: &tempfile::TempDir, clock: &Clock) -> KeyRing {
+    KeyRing::load(dir.path(), KeyRingConfig::default(), clock.clone()).expect("the directory loads")
+}
+
+fn kids(set: &JwkSet) -> Vec<String> {
+    set.keys.iter().filter_map(|k| k.kid.clone()).collect()
+}
+
+/// Checks a token's signature against the published key its header names; returns the header.
+fn verify_with_jwks(token: &str, jwks: &JwkSet) -> serde_json::Value {
+    let parts: Vec<&str> = token.split('.').collect();
+    assert_eq!(parts.len(), 3, "three parts");
+    let header: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).expect("base64url header"))
+            .expect("JSON header");
+    let jwk = jwks
+        .keys
+        .iter()
+        .find(|k| k.kid.as_deref() == header["kid"].as_str())
+        .expect("kid is published");
+    let x: [u8; 32] = URL_SAFE_NO_PAD
+        .decode(&jwk.x)
+        .expect("base64url x")
+        .try_into()
+        .expect("32 bytes");
+    let public = VerifyingKey::from_bytes(&x).expect("a valid public key");
+    let signature: [u8; 64] = URL_SAFE_NO_PAD
+        .decode(parts[2])
+        .expect("base64url sig")
+        .try_into()
+        .expect("64 bytes");
+    let signed = format!("{}.{}", parts[0], parts[1]);
+    public
+        .verify(signed.as_bytes(), &Signature::from_bytes(&signature))
+        .expect("signature verifies");
+    header
+}
+
+#[test]
+fn an_initialized_directory_loads_with_a_signing_key_and_publishes_its_thumbprint() {
+    let (dir, clock, kid) = initialized();
+    let ring = load(&dir, &clock);
+    assert!(ring.has_signing_key());
+    assert_eq!(ring.signing_kid().as_deref(), Some(kid.as_str()));
+    let jwks = ring.jwks();
+    assert_eq!(jwks.keys.len(), 1);
+    let jwk = &jwks.keys[0];
+    assert_eq!(jwk.kid.as_deref(), Some(kid.as_str()));
+    assert_eq!(shared_claims::jwk::thumbprint(&jwk.x), kid.as_str());
+    assert_eq!((jwk.kty.as_str(), jwk.crv.as_str()), ("OKP", "Ed25519"));
+}
+
+#[test]
+fn a_signed_token_verifies_against_the_jwks_and_carries_the_header_and_claims() {
+    let (dir, clock, kid) = initialized();
+    let ring = load(&dir, &clock);
+    let sent = claims(clock.now_unix());
+    let token = ring.sign(&sent).expect("signs");
+    let header = verify_with_jwks(&token, &ring.jwks());
+    assert_eq!(
+        header,
+        serde_json::json!({"alg":"EdDSA","typ":"at+jwt","kid":kid.as_str()})
+    );
+    let payload = token.split('.').nth(1).expect("a payload");
+    let received: Claims =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url"))
+            .expect("claims");
+    assert_eq!(received, sent);
+    assert!(!token.contains('='), "no padding");
+}
+
+#[test]
+fn a_private_key_readable_by_others_is_refused_naming_the_file() {
+    let (dir, clock, kid) = initialized();
+    let pem = dir.path().join(kid.pem_file_name());
+    fs::set_permissions(&pem, fs::Permissions::from_mode(0o644)).expect("chmod");
+    let err = KeyRing::load(dir.path(), KeyRingConfig::default(), clock).expect_err("refused");
+    assert!(matches!(err, KeyError::InsecurePermissions { .. }));
+    assert!(
+        err.to_string().contains(&pem.display().to_string()),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_listed_key_without_its_file_is_refused_naming_the_file() {
+    let (dir, clock, kid) = initialized();
+    let pem = dir.path().join(kid.pem_file_name());
+    fs::remove_file(&pem).expect("removed");
+    let err = KeyRing::load(dir.path(), KeyRingConfig::default(), clock).expect_err("refused");
+    assert!(matches!(err, KeyError::MissingPrivateKey { .. }));
+    assert!(
+        err.to_string().contains(&pem.display().to_string()),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_missing_directory_says_to_run_init() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let err = KeyRing::load(
+        &dir.path().join("nowhere"),
+        KeyRingConfig::default(),
+        Clock::adjustable(),
+    )
+    .expect_err("refused");
+    assert!(err.to_string().contains("identity keys init"), "{err}");
+}
+
+#[test]
+fn corrupt_keys_json_fails_to_load_and_a_reload_keeps_the_last_good_ring() {
+    let (dir, clock, kid) = initialized();
+    let ring = load(&dir, &clock);
+    fs::write(dir.path().join("keys.json"), b"{\"version\":1,\"keys\":[{").expect("corrupted");
+    let err =
+        KeyRing::load(dir.path(), KeyRingConfig::default(), clock.clone()).expect_err("refused");
+    assert!(err.to_string().contains("keys.json"), "{err}");
+    assert!(ring.reload().is_err());
+    assert_eq!(ring.signing_kid().as_deref(), Some(kid.as_str()));
+    verify_with_jwks(
+        &ring.sign(&claims(clock.now_unix())).expect("still signs"),
+        &ring.jwks(),
+    );
+}
+
+#[test]
+fn a_rotated_key_is_published_at_once_signs_after_its_lead_and_the_old_one_stays_for_the_window() {
+    let (dir, clock, old) = initialized();
+    let ring = load(&dir, &clock);
+    let config = KeyRingConfig::default();
+    let lead = config.default_lead();
+    let new = lifecycle::rotate(dir.path(), &clock, &config, lead, false, "test")
+        .expect("rotates")
+        .kid;
+    ring.reload().expect("reloads");
+
+    assert_eq!(kids(&ring.jwks()).len(), 2, "pending key published at once");
+    assert_eq!(
+        ring.signing_kid().as_deref(),
+        Some(old.as_str()),
+        "pending key does not sign"
+    );
+
+    clock.advance(lead - Duration::from_secs(1));
+    assert_eq!(ring.signing_kid().as_deref(), Some(old.as_str()));
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(
+        ring.signing_kid().as_deref(),
+        Some(new.as_str()),
+        "signs once activated"
+    );
+    let header = verify_with_jwks(
+        &ring.sign(&claims(clock.now_unix())).expect("signs"),
+        &ring.jwks(),
+    );
+    assert_eq!(header["kid"], new.as_str());
+
+    clock.advance(config.retired_window() - Duration::from_secs(1));
+    assert!(
+        kids(&ring.jwks()).contains(&old.to_string()),
+        "old key published within the window"
+    );
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(
+        kids(&ring.jwks()),
+        vec![new.to_string()],
+        "old key gone after the window"
+    );
+}
+
+#[test]
+fn a_revoked_key_leaves_the_jwks_at_once_and_a_fresh_key_signs() {
+    let (dir, clock, old) = initialized();
+    let ring = load(&dir, &clock);
+    let config = KeyRingConfig::default();
+    lifecycle::rotate(
+        dir.path(),
+        &clock,
+        &config,
+        config.default_lead(),
+        false,
+        "test",
+    )
+    .expect("rotates");
+    let revoked = lifecycle::revoke(dir.path(), &clock, &config, &old, "leaked", false, "test")
+        .expect("revokes");
+    ring.reload().expect("reloads");
+    let published = kids(&ring.jwks());
+    assert!(!published.contains(&old.to_string()));
+    let fresh = revoked
+        .replacement
+        .expect("the signer was revoked, so a fresh key signs");
+    assert!(published.contains(&fresh.to_string()));
+    assert_eq!(ring.signing_kid().as_deref(), Some(fresh.as_str()));
+}
+
+#[test]
+fn two_rings_over_one_directory_agree_on_the_signer() {
+    let (dir, clock, _) = initialized();
+    let config = KeyRingConfig::default();
+    lifecycle::rotate(
+        dir.path(),
+        &clock,
+        &config,
+        config.default_lead(),
+        false,
+        "test",
+    )
+    .expect("rotates");
+    let (one, other) = (load(&dir, &clock), load(&dir, &clock));
+    assert_eq!(one.signing_kid(), other.signing_kid());
+    clock.advance(config.default_lead());
+    assert_eq!(one.signing_kid(), other.signing_kid());
+    assert_eq!(one.jwks(), other.jwks());
+}
+
+#[test]
+fn no_key_signs_when_every_key_is_revoked() {
+    let (dir, clock, only) = initialized();
+    let config = KeyRingConfig::default();
+    assert!(matches!(
+        lifecycle::revoke(dir.path(), &clock, &config, &only, "test", false, "test"),
+        Err(KeyError::OnlyPublishedKey(_))
+    ));
+    // Forced: a fresh key replaces it; revoking that one too leaves nothing.
+    let fresh = lifecycle::revoke(dir.path(), &clock, &config, &only, "test", true, "test")
+        .expect("forced")
+        .replacement;
+    let fresh = fresh.expect("a replacement");
+    let mut schedule = crate::keys::store::KeyDir::new(dir.path())
+        .read_schedule()
+        .expect("reads");
+    schedule.find_mut(&fresh).expect("listed").revoked_at = Some(clock.now_millis());
+    crate::keys::store::KeyDir::new(dir.path())
+        .write_schedule(&schedule)
+        .expect("writes");
+    let ring = load(&dir, &clock);
+    assert!(!ring.has_signing_key());
+    assert!(matches!(
+        ring.sign(&claims(clock.now_unix())),
+        Err(KeyError::NoSigningKey)
+    ));
+    assert!(ring.jwks().keys.is_empty());
+}
+
+#[test]
+fn debug_of_the_ring_shows_kids_but_no_key_material() {
+    let (dir, clock, kid) = initialized();
+    let ring = load(&dir, &clock);
+    let pem = fs::read_to_string(dir.path().join(kid.pem_file_name())).expect("reads the pem");
+    let seed = SigningKey::from_pkcs8_pem(&pem)
+        .expect("decodes")
+        .to_bytes();
+    let shown = format!("{ring:?}");
+    assert!(shown.contains(kid.as_str()));
+    crate::keys::tests_support::assert_no_secret(&shown, &pem, &seed);
+}
+
+/// Polls (never a fixed sleep) until `done` holds or five seconds pass.
+async fn eventually(mut done: impl FnMut() -> bool) -> bool {
+    for _ in 0..500 {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    done()
+}
+
+#[tokio::test]
+async fn the_watcher_picks_up_a_rotation_and_keeps_the_last_good_ring_through_a_bad_change() {
+    let (dir, clock, old) = initialized();
+    let ring = load(&dir, &clock);
+    let watcher = ring.spawn_watcher(Duration::from_millis(10));
+
+    let config = KeyRingConfig::default();
+    let new = lifecycle::rotate(
+        dir.path(),
+        &clock,
+        &config,
+        config.default_lead(),
+        false,
+        "test",
+    )
+    .expect("rotates")
+    .kid;
+    assert!(
+        eventually(|| kids(&ring.jwks()).contains(&new.to_string())).await,
+        "rotation picked up"
+    );
+
+    let pem = dir.path().join(new.pem_file_name());
+    fs::set_permissions(&pem, fs::Permissions::from_mode(0o644)).expect("chmod");
+    let third = lifecycle::rotate(
+        dir.path(),
+        &clock,
+        &config,
+        config.default_lead(),
+        false,
+        "test",
+    )
+    .expect("rotates")
+    .kid;
+    // The watcher polls every 10 ms: over twenty polls it must keep refusing the bad state.
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert!(
+            !kids(&ring.jwks()).contains(&third.to_string()),
+            "a bad change is not taken"
+        );
+    }
+    assert_eq!(ring.signing_kid().as_deref(), Some(old.as_str()));
+
+    fs::set_permissions(&pem, fs::Permissions::from_mode(0o600)).expect("chmod back");
+    assert!(
+        eventually(|| kids(&ring.jwks()).contains(&third.to_string())).await,
+        "the fixed directory is taken"
+    );
+
+    drop(ring);
+    watcher
+        .await
+        .expect("the watcher stops once the ring is dropped");
+}

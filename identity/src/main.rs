@@ -1,0 +1,86 @@
+//! The `identity` binary: `identity` / `identity serve` runs the service, `identity keys VERB`
+//! manages the signing keys. Everything else lives in the library.
+
+use clap::{Parser, Subcommand};
+use identity::keys::{self, KeysArgs};
+use identity::{Config, Server};
+use service_kit::Clock;
+
+/// Gatehouse identity.
+#[derive(Parser)]
+#[command(name = "identity", args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(flatten)]
+    config: Config,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// `identity keys …` alone, so the service's variables are not read (or judged) for it.
+#[derive(Parser)]
+#[command(name = "identity")]
+struct KeysCli {
+    #[command(subcommand)]
+    command: KeysOnly,
+}
+
+#[derive(Subcommand)]
+enum KeysOnly {
+    /// Manage the signing keys.
+    Keys(KeysArgs),
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service (the default).
+    Serve(Config),
+    /// Manage the signing keys.
+    Keys(KeysArgs),
+}
+
+fn main() {
+    if std::env::args().nth(1).as_deref() == Some("keys") {
+        // clap's usage errors exit 2, as the CLI contract says.
+        let KeysOnly::Keys(args) = KeysCli::parse().command;
+        std::process::exit(keys::cli::run(args, &Clock::system()));
+    }
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) if !error.use_stderr() => error.exit(),
+        Err(error) => {
+            // Bad configuration: one line saying which variable and why.
+            let rendered = error.to_string();
+            let line = rendered.lines().next().unwrap_or("invalid configuration");
+            eprintln!("identity: {}", line.strip_prefix("error: ").unwrap_or(line));
+            std::process::exit(1);
+        }
+    };
+    let config = match cli.command {
+        Some(Command::Keys(args)) => std::process::exit(keys::cli::run(args, &Clock::system())),
+        Some(Command::Serve(config)) => config,
+        None => cli.config,
+    };
+    service_kit::telemetry::init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("identity: cannot start the async runtime: {error}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(error) = runtime.block_on(serve(config)) {
+        eprintln!("identity: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let server = Server::bind(config, Clock::system()).await?;
+    tracing::info!(addr = %server.local_addr(), "identity listening");
+    server
+        .run_until(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

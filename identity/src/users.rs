@@ -1,0 +1,352 @@
+//! Users: the checked input types (`Email`, `Name`, `Password`), the user record and its JSON,
+//! and the SQL of the `users` table. It never holds or logs a password in clear past parsing:
+//! hashing belongs to `passwords`.
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use service_kit::timefmt::rfc3339_millis;
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, Row};
+
+use crate::error::ApiError;
+
+/// The longest email address accepted (RFC 5321 path limit).
+pub const EMAIL_MAX_CHARS: usize = 254;
+/// The longest display name accepted.
+pub const NAME_MAX_CHARS: usize = 256;
+/// The shortest password accepted.
+pub const PASSWORD_MIN_CHARS: usize = 8;
+/// The longest password accepted (also bounds the work of hashing it).
+pub const PASSWORD_MAX_CHARS: usize = 128;
+
+/// An email address: trimmed, lower-cased, at most 254 characters, plausible syntax.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    /// Checks and normalises an address as typed by the user.
+    pub fn parse(input: &str) -> Result<Email, ApiError> {
+        let email = input.trim().to_lowercase();
+        if email.chars().count() > EMAIL_MAX_CHARS || !plausible_email(&email) {
+            return Err(ApiError::InvalidEmail);
+        }
+        Ok(Email(email))
+    }
+
+    /// The normalised address.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The syntax Better-Auth's schema accepts (zod's email rule): a local part of letters, digits
+/// and `_ ' + - .` that neither starts with nor repeats a dot and does not end with one or an
+/// apostrophe; a domain of dot-separated labels of letters, digits and `-` (not leading), ending
+/// in a top-level label of at least two letters.
+fn plausible_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    let local_ok = !local.is_empty()
+        && local.len() <= 64
+        && !local.starts_with('.')
+        && !local.contains("..")
+        && local
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_'+-.".contains(&b))
+        && local
+            .bytes()
+            .last()
+            .is_some_and(|b| b.is_ascii_alphanumeric() || b"_+-".contains(&b));
+    let Some((labels, tld)) = domain.rsplit_once('.') else {
+        return false;
+    };
+    let labels_ok = labels.split('.').all(|label| {
+        label.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    });
+    let tld_ok = tld.len() >= 2 && tld.bytes().all(|b| b.is_ascii_alphabetic());
+    local_ok && labels_ok && tld_ok
+}
+
+/// A display name: 1 to 256 characters after trimming.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Name(String);
+
+impl Name {
+    /// Checks and trims a name.
+    pub fn parse(input: &str) -> Result<Name, ApiError> {
+        let name = input.trim();
+        match name.chars().count() {
+            0 => Err(ApiError::Validation("[body.name] Name must not be empty.".into())),
+            n if n > NAME_MAX_CHARS => Err(ApiError::Validation(format!(
+                "[body.name] Name must be at most {NAME_MAX_CHARS} characters."
+            ))),
+            _ => Ok(Name(name.to_owned())),
+        }
+    }
+
+    /// The trimmed name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A password of 8 to 128 characters. Its `Debug` is redacted; `expose_secret` is the way out.
+#[derive(Debug)]
+pub struct Password(SecretString);
+
+impl Password {
+    /// Checks the length of a password (characters, not bytes; never trimmed).
+    pub fn parse(input: SecretString) -> Result<Password, ApiError> {
+        let length = input.expose_secret().chars().count();
+        if length < PASSWORD_MIN_CHARS {
+            return Err(ApiError::PasswordTooShort);
+        }
+        if length > PASSWORD_MAX_CHARS {
+            return Err(ApiError::PasswordTooLong);
+        }
+        Ok(Password(input))
+    }
+
+    /// The password in clear, for hashing only.
+    pub fn expose_secret(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+/// A user as stored (without the password hash).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    /// UUID string; the `sub` of internal tokens.
+    pub id: String,
+    /// Normalised email address.
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// Whether the address is verified.
+    pub email_verified: bool,
+    /// Avatar URL, if any.
+    pub image: Option<String>,
+    /// Creation time, ms since the epoch.
+    pub created_at: i64,
+    /// Last change, ms since the epoch.
+    pub updated_at: i64,
+}
+
+/// The columns `User::from_row` reads, in order, for queries that select from `users u`.
+pub const USER_COLUMNS: &str = "u.id, u.email, u.name, u.email_verified, u.image, u.created_at, u.updated_at";
+
+impl User {
+    /// Reads the `USER_COLUMNS` starting at column `first`.
+    pub fn from_row(row: &AnyRow, first: usize) -> Result<User, sqlx::Error> {
+        Ok(User {
+            id: row.try_get(first)?,
+            email: row.try_get(first + 1)?,
+            name: row.try_get(first + 2)?,
+            email_verified: row.try_get::<i64, _>(first + 3)? != 0,
+            image: row.try_get(first + 4)?,
+            created_at: row.try_get(first + 5)?,
+            updated_at: row.try_get(first + 6)?,
+        })
+    }
+
+    /// The Better-Auth JSON form.
+    pub fn to_json(&self) -> UserJson<'_> {
+        UserJson {
+            id: &self.id,
+            name: &self.name,
+            email: &self.email,
+            email_verified: self.email_verified,
+            image: self.image.as_deref(),
+            created_at: rfc3339_millis(self.created_at),
+            updated_at: rfc3339_millis(self.updated_at),
+        }
+    }
+}
+
+/// Better-Auth's user object.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserJson<'a> {
+    id: &'a str,
+    name: &'a str,
+    email: &'a str,
+    email_verified: bool,
+    image: Option<&'a str>,
+    created_at: String,
+    updated_at: String,
+}
+
+/// What a new user is made of.
+pub struct NewUser<'a> {
+    /// The checked address.
+    pub email: &'a Email,
+    /// The checked name.
+    pub name: &'a Name,
+    /// The argon2id PHC string.
+    pub password_hash: &'a str,
+    /// Avatar URL, if any.
+    pub image: Option<&'a str>,
+}
+
+/// Why a user could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateUserError {
+    /// The address belongs to another user (the unique index said so).
+    #[error("email already taken")]
+    EmailTaken,
+    /// The store failed.
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+impl From<CreateUserError> for ApiError {
+    fn from(error: CreateUserError) -> Self {
+        match error {
+            CreateUserError::EmailTaken => ApiError::UserAlreadyExists,
+            CreateUserError::Database(error) => ApiError::Database(error),
+        }
+    }
+}
+
+/// Inserts a user. The unique index on `email` decides races between two sign-ups.
+pub async fn create(pool: &AnyPool, new: NewUser<'_>, id: String, now: i64) -> Result<User, CreateUserError> {
+    let inserted = sqlx::query(
+        "INSERT INTO users (id, email, name, password_hash, email_verified, image, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 0, $5, $6, $6)",
+    )
+    .bind(&id)
+    .bind(new.email.as_str())
+    .bind(new.name.as_str())
+    .bind(new.password_hash)
+    .bind(new.image)
+    .bind(now)
+    .execute(pool)
+    .await;
+    match inserted {
+        Ok(_) => Ok(User {
+            id,
+            email: new.email.as_str().to_owned(),
+            name: new.name.as_str().to_owned(),
+            email_verified: false,
+            image: new.image.map(str::to_owned),
+            created_at: now,
+            updated_at: now,
+        }),
+        Err(sqlx::Error::Database(error)) if error.is_unique_violation() => Err(CreateUserError::EmailTaken),
+        Err(error) => Err(CreateUserError::Database(error)),
+    }
+}
+
+/// A user with the stored password hash, for sign-in.
+pub struct UserWithPassword {
+    /// The user.
+    pub user: User,
+    /// The argon2id PHC string.
+    pub password_hash: String,
+}
+
+/// Finds a user and their password hash by normalised email.
+pub async fn find_by_email(pool: &AnyPool, email: &Email) -> Result<Option<UserWithPassword>, sqlx::Error> {
+    let row = sqlx::query(&format!(
+        "SELECT {USER_COLUMNS}, u.password_hash FROM users u WHERE u.email = $1"
+    ))
+    .bind(email.as_str())
+    .fetch_optional(pool)
+    .await?;
+    row.map(|row| {
+        Ok(UserWithPassword {
+            user: User::from_row(&row, 0)?,
+            password_hash: row.try_get(7)?,
+        })
+    })
+    .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_is_trimmed_and_lower_cased() {
+        assert_eq!(
+            Email::parse("  Ada.Lovelace@Example.COM ").unwrap().as_str(),
+            "ada.lovelace@example.com"
+        );
+    }
+
+    #[test]
+    fn plausible_addresses_are_accepted() {
+        for good in [
+            "a@b.co",
+            "first.last+tag@sub.example.org",
+            "o'neil@example.ie",
+            "x_y-z@a-b.example.com",
+        ] {
+            assert!(Email::parse(good).is_ok(), "{good} should be accepted");
+        }
+    }
+
+    #[test]
+    fn implausible_addresses_are_refused() {
+        for bad in [
+            "",
+            "plain",
+            "@example.com",
+            "a@",
+            "a@b",
+            "a@b.c",
+            "a b@example.com",
+            "a@@example.com",
+            ".a@example.com",
+            "a..b@example.com",
+            "a.@example.com",
+            "a@-x.com",
+            "a@x..com",
+            "a@x.c0m",
+            "a@example.com.",
+            "a@exa mple.com",
+            "<a>@example.com",
+        ] {
+            assert!(
+                matches!(Email::parse(bad), Err(ApiError::InvalidEmail)),
+                "{bad:?} should be refused"
+            );
+        }
+    }
+
+    #[test]
+    fn email_longer_than_254_characters_is_refused() {
+        let domain = ["b".repeat(60), "c".repeat(60), "d".repeat(60), "com".to_owned()].join(".");
+        let at_limit = format!("{}@ee.{domain}", "a".repeat(64));
+        assert_eq!(at_limit.len(), 254);
+        assert!(Email::parse(&at_limit).is_ok());
+        let over = format!("{}@eee.{domain}", "a".repeat(64));
+        assert!(matches!(Email::parse(&over), Err(ApiError::InvalidEmail)));
+    }
+
+    #[test]
+    fn name_is_trimmed_and_between_1_and_256_characters() {
+        assert_eq!(Name::parse("  Ada ").unwrap().as_str(), "Ada");
+        assert!(Name::parse("   ").is_err());
+        assert!(Name::parse(&"é".repeat(256)).is_ok());
+        assert!(matches!(Name::parse(&"n".repeat(257)), Err(ApiError::Validation(_))));
+    }
+
+    #[test]
+    fn password_is_8_to_128_characters() {
+        let parse = |s: &str| Password::parse(SecretString::from(s));
+        assert!(matches!(parse("1234567"), Err(ApiError::PasswordTooShort)));
+        assert!(parse("12345678").is_ok());
+        assert!(parse(&"ü".repeat(128)).is_ok(), "characters are counted, not bytes");
+        assert!(matches!(parse(&"p".repeat(129)), Err(ApiError::PasswordTooLong)));
+    }
+
+    #[test]
+    fn password_debug_is_redacted() {
+        let password = Password::parse(SecretString::from("correct horse battery")).unwrap();
+        let shown = format!("{password:?}");
+        assert!(!shown.contains("horse"), "{shown}");
+    }
+}

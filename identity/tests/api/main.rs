@@ -1,0 +1,8 @@
+//! identity's HTTP contract, against the real router on an ephemeral port, on SQLite and (with
+//! `TEST_DATABASE_URL`) PostgreSQL.
+
+mod helpers;
+
+mod accounts;
+mod discovery;
+mod exchange;
