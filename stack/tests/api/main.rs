@@ -1,0 +1,10 @@
+//! Cross-service tests: the real edge, identity and core-api on ephemeral ports, real HTTP
+//! between them, on SQLite and (with `TEST_DATABASE_URL`) on PostgreSQL.
+
+mod core_direct;
+mod failures;
+mod roles;
+mod sessions;
+mod spine;
+mod support;
+mod tokens;
