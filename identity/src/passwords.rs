@@ -27,7 +27,7 @@ const OUTPUT_LEN: usize = 32;
 /// Salt length in bytes (RFC 9106 recommends 16).
 const SALT_LEN: usize = 16;
 /// Nice value of the hashing threads: the runtime threads (nice 0) win the CPU when both want it.
-const HASHING_NICENESS: i32 = 10;
+const HASHING_NICENESS: i32 = 19;
 /// Hash requests waiting for a free thread before callers wait to enqueue.
 const QUEUE: usize = 1024;
 
