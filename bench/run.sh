@@ -66,6 +66,12 @@ token=$(curl -fs -X POST http://127.0.0.1:18081/v1/token \
 
 echo "== store: $store, $(nproc) cores, wrk -t2 -c$CONNECTIONS -d$DURATION, GET $PATH_UNDER_TEST"
 echo
+echo "== 0. added latency at light load (1 connection): core-api directly, then proxied through edge"
+wrk -t1 -c1 -d5s --latency -H "Authorization: Bearer $token" -H "User-Agent: $ua" \
+    "http://127.0.0.1:18082$PATH_UNDER_TEST" | grep -E '50%|99%|Requests/sec' | sed 's/^/   direct  /'
+wrk -t1 -c1 -d5s --latency -H "Cookie: $cookie" -H "User-Agent: $ua" \
+    "http://127.0.0.1:18080$PATH_UNDER_TEST" | grep -E '50%|99%|Requests/sec' | sed 's/^/   proxied /'
+echo
 echo "== 1. core-api directly (token verified, no exchange)"
 wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -H "Authorization: Bearer $token" -H "User-Agent: $ua" \
     "http://127.0.0.1:18082$PATH_UNDER_TEST" | grep -E 'Requests/sec|Latency|50%|90%|99%|Non-2xx'
