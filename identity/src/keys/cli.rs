@@ -2,6 +2,7 @@
 //! the lifecycle functions and prints — a table for people, JSON with `--json` — and turns the
 //! outcome into the exit status (0 done, 1 refused or failed with one line why, 2 bad usage).
 
+use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use super::lifecycle;
 use super::ring::{KeyRing, KeyRingConfig};
 use super::schedule::{KeyState, Schedule};
 use super::store::KeyDir;
+use super::verify::{self, Expectations, Refused, Verified};
 use super::{KeyError, Kid};
 
 /// `identity keys`: manage the signing keys.
@@ -41,7 +43,11 @@ pub struct KeysArgs {
 pub enum KeysCommand {
     /// Create the directory (mode 0700) and a first key, active at once.
     Init,
-    /// List the keys, newest first, with their state.
+    /// List the keys, newest first, with their state and fingerprint.
+    ///
+    /// The kid is the key's RFC 7638 thumbprint (SHA-256 of its public JWK); FINGERPRINT is the
+    /// first 8 bytes of that digest in hex, for comparing keys by eye. `--json` prints
+    /// `{kid, state, created_at, activates_at, retires_at}` per key.
     List,
     /// Print the public key set as served at /.well-known/jwks.json.
     Jwks,
@@ -67,12 +73,36 @@ pub enum KeysCommand {
     },
     /// Delete revoked keys' private key files and retired keys no longer published.
     Prune,
+    /// Decode a token and check it against the published keys; say which check fails.
+    ///
+    /// Checks the format, alg, typ, forbidden headers, kid (known, not revoked, still
+    /// published), signature, aud, nbf/iat/exp against the clock (5 s leeway), lifetime and the
+    /// required claims; iss, htm and htu only when --issuer, --method and --path ask for them.
+    /// Exit 0 and the decoded token when every check passes, 1 and the failed check otherwise.
+    Verify {
+        /// The token (JWS compact), or `-` to read it from standard input.
+        token: String,
+        /// The audience the token must be for.
+        #[arg(long, default_value = verify::DEFAULT_AUDIENCE)]
+        audience: String,
+        /// The issuer the token must carry (not checked when not given).
+        #[arg(long, env = "ISSUER")]
+        issuer: Option<String>,
+        /// The HTTP method the token must be for (not checked when not given).
+        #[arg(long)]
+        method: Option<String>,
+        /// The core-api path the token must be for (not checked when not given).
+        #[arg(long)]
+        path: Option<String>,
+    },
 }
 
-/// A failure of a verb: bad usage (exit 2) or refused/failed (exit 1).
+/// A failure of a verb: bad usage (exit 2), refused/failed (exit 1), or a token that fails a
+/// check (exit 1).
 enum Failure {
     Usage(String),
     Refused(KeyError),
+    Token(Refused),
 }
 
 impl From<KeyError> for Failure {
@@ -88,7 +118,7 @@ impl From<KeyError> for Failure {
 pub fn run(args: KeysArgs, clock: &Clock) -> i32 {
     match execute(&args, clock) {
         Ok(output) => {
-            println!("{output}");
+            print_out(&output);
             0
         }
         Err(Failure::Usage(why)) => {
@@ -99,7 +129,23 @@ pub fn run(args: KeysArgs, clock: &Clock) -> i32 {
             eprintln!("identity keys: {error}");
             1
         }
+        Err(Failure::Token(refused)) => {
+            if args.json {
+                print_out(&json(&serde_json::json!({
+                    "valid": false,
+                    "check": refused.check(),
+                    "message": refused.to_string(),
+                })));
+            }
+            eprintln!("identity keys: token refused: {refused}");
+            1
+        }
     }
+}
+
+/// Prints a verb's output; a closed pipe (`| head`) is the reader's choice, not a failure.
+fn print_out(output: &str) {
+    let _ = writeln!(std::io::stdout().lock(), "{output}");
 }
 
 fn execute(args: &KeysArgs, clock: &Clock) -> Result<String, Failure> {
@@ -151,6 +197,31 @@ fn execute(args: &KeysArgs, clock: &Clock) -> Result<String, Failure> {
                 }
             }
         }
+        KeysCommand::Verify {
+            token,
+            audience,
+            issuer,
+            method,
+            path,
+        } => {
+            let token = read_token(token)?;
+            let expected = Expectations {
+                audience: audience.clone(),
+                issuer: issuer.clone(),
+                method: method.clone(),
+                path: path.clone(),
+            };
+            let ring = KeyRing::load(dir, config, clock.clone())?;
+            let (schedule, published) = ring.schedule_and_jwks();
+            let now = clock.now_millis();
+            let verified = verify::verify_token(&token, &expected, &schedule, &published, now)
+                .map_err(Failure::Token)?;
+            if args.json {
+                json(&verified)
+            } else {
+                describe_verified(&verified, now)
+            }
+        }
         KeysCommand::Prune => {
             let pruned = lifecycle::prune(dir, clock, &config, &actor)?;
             if args.json {
@@ -174,6 +245,9 @@ struct ListedKey {
     created_at: String,
     activates_at: String,
     retires_at: Option<String>,
+    /// Table only: the contract fixes the five JSON fields, and the kid is the fingerprint.
+    #[serde(skip)]
+    fingerprint: String,
 }
 
 /// The keys newest first (by creation, then activation) with their state now.
@@ -193,6 +267,7 @@ fn listed_keys(schedule: &Schedule, now: i64) -> Vec<ListedKey> {
                 created_at: rfc3339_millis(key.created_at),
                 activates_at: rfc3339_millis(key.activates_at),
                 retires_at: key.retires_at.map(rfc3339_millis),
+                fingerprint: key.kid.fingerprint(),
             }
         })
         .collect()
@@ -206,20 +281,65 @@ fn list(dir: &Path, clock: &Clock, as_json: bool) -> Result<String, Failure> {
         return Ok(json(&rows));
     }
     let mut table = format!(
-        "{:<43}  {:<8}  {:<24}  {:<24}  {}",
-        "KID", "STATE", "CREATED", "ACTIVATES", "RETIRES"
+        "{:<43}  {:<8}  {:<24}  {:<24}  {:<24}  {}",
+        "KID", "STATE", "CREATED", "ACTIVATES", "RETIRES", "FINGERPRINT"
     );
     for row in &rows {
         table.push_str(&format!(
-            "\n{:<43}  {:<8}  {:<24}  {:<24}  {}",
+            "\n{:<43}  {:<8}  {:<24}  {:<24}  {:<24}  {}",
             row.kid,
             row.state.as_str(),
             row.created_at,
             row.activates_at,
-            row.retires_at.as_deref().unwrap_or("-")
+            row.retires_at.as_deref().unwrap_or("-"),
+            row.fingerprint
         ));
     }
     Ok(table)
+}
+
+/// The token argument, or standard input for `-` (keeps the token out of the process list).
+fn read_token(argument: &str) -> Result<String, Failure> {
+    if argument != "-" {
+        return Ok(argument.trim().to_owned());
+    }
+    let mut token = String::new();
+    std::io::stdin()
+        .take(64 * 1024)
+        .read_to_string(&mut token)
+        .map_err(|e| Failure::Usage(format!("cannot read the token from standard input: {e}")))?;
+    Ok(token.trim().to_owned())
+}
+
+/// The human answer of `verify` for a token that passed.
+fn describe_verified(verified: &Verified, now_millis: i64) -> String {
+    let exp = verified.claims.exp;
+    let left = exp.saturating_sub(now_millis.div_euclid(1000));
+    let mut out = format!(
+        "valid: every check passed; signed by key {} ({}); expires {} (in {left}s)",
+        verified.kid,
+        verified.key_state.as_str(),
+        rfc3339_millis(exp.saturating_mul(1000)),
+    );
+    if !verified.not_checked.is_empty() {
+        let flags: Vec<&str> = verified
+            .not_checked
+            .iter()
+            .map(|check| match *check {
+                "iss" => "--issuer",
+                "htm" => "--method",
+                _ => "--path",
+            })
+            .collect();
+        out.push_str(&format!(
+            "\nnot checked: {} (give {} to check)",
+            verified.not_checked.join(", "),
+            flags.join(", ")
+        ));
+    }
+    out.push_str(&format!("\nheader: {}", verified.header));
+    out.push_str(&format!("\nclaims: {}", json(&verified.claims)));
+    out
 }
 
 fn json(value: &impl Serialize) -> String {
@@ -357,6 +477,81 @@ mod tests {
         for verb in [&["list"][..], &["jwks"], &["rotate"], &["prune"]] {
             assert_eq!(run(args(dir.path(), verb), &clock), 1, "{verb:?}");
         }
+    }
+
+    #[test]
+    fn every_verb_answers_help() {
+        for verb in [
+            "init", "list", "jwks", "rotate", "revoke", "prune", "verify",
+        ] {
+            let help = Cli::try_parse_from(["identity-keys", verb, "--help"])
+                .expect_err("--help stops parsing");
+            assert_eq!(help.kind(), clap::error::ErrorKind::DisplayHelp, "{verb}");
+            assert!(help.to_string().contains("Usage"), "{verb}: {help}");
+        }
+    }
+
+    #[test]
+    fn the_list_table_shows_each_keys_fingerprint() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let clock = Clock::adjustable();
+        let kid = lifecycle::init(dir.path(), &clock, "test").expect("init");
+        let table = list(dir.path(), &clock, false)
+            .map_err(|_| "list failed")
+            .expect("lists");
+        let mut lines = table.lines();
+        assert!(lines
+            .next()
+            .is_some_and(|header| header.ends_with("FINGERPRINT")));
+        let row = lines.next().expect("one key");
+        assert!(row.starts_with(kid.as_str()), "{row}");
+        assert!(row.contains("active"), "{row}");
+        assert!(row.ends_with(&kid.fingerprint()), "{row}");
+        assert_eq!(kid.fingerprint().len(), 16);
+    }
+
+    #[test]
+    fn verify_exits_0_for_a_good_token_and_1_once_it_fails_a_check() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let clock = Clock::adjustable();
+        lifecycle::init(dir.path(), &clock, "test").expect("init");
+        let ring =
+            KeyRing::load(dir.path(), KeyRingConfig::default(), clock.clone()).expect("loads");
+        let now = clock.now_unix();
+        let token = ring
+            .sign(&shared_claims::Claims {
+                iss: "http://127.0.0.1:8081".into(),
+                sub: "3f1c7a1e-0000-4000-8000-000000000001".into(),
+                aud: shared_claims::Audience::One("core-api".into()),
+                iat: now,
+                nbf: now,
+                exp: now + 60,
+                jti: "AAAAAAAAAAAAAAAAAAAAAA".into(),
+                sid: "3f1c7a1e-0000-4000-8000-000000000002".into(),
+                client_id: "edge".into(),
+                email: "ada@example.com".into(),
+                email_verified: false,
+                htm: "GET".into(),
+                htu: "/api/profile".into(),
+            })
+            .expect("signs");
+        assert_eq!(run(args(dir.path(), &["verify", &token]), &clock), 0);
+        let exact = [
+            "verify",
+            &token,
+            "--method",
+            "GET",
+            "--path",
+            "/api/profile",
+            "--json",
+        ];
+        assert_eq!(run(args(dir.path(), &exact), &clock), 0);
+        let other_path = ["verify", &token, "--path", "/api/orders"];
+        assert_eq!(run(args(dir.path(), &other_path), &clock), 1);
+        let other_audience = ["verify", &token, "--audience", "billing"];
+        assert_eq!(run(args(dir.path(), &other_audience), &clock), 1);
+        clock.advance(Duration::from_secs(120));
+        assert_eq!(run(args(dir.path(), &["verify", &token]), &clock), 1);
     }
 
     #[test]

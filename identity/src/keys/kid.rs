@@ -3,6 +3,9 @@
 
 use std::fmt;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::KeyError;
@@ -37,6 +40,13 @@ impl Kid {
     /// The kid as text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The first 8 bytes of the thumbprint in hex (`list`'s FINGERPRINT column): the same
+    /// SHA-256 digest as the kid, short enough to compare by eye.
+    pub fn fingerprint(&self) -> String {
+        let digest = URL_SAFE_NO_PAD.decode(&self.0).unwrap_or_default();
+        digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
     }
 
     /// The name of this key's private key file.
@@ -77,6 +87,13 @@ mod tests {
             jwk.kid.as_deref()
         );
         assert!(Kid::parse(Kid::of_public_key(&public).as_str()).is_ok());
+    }
+
+    #[test]
+    fn the_fingerprint_is_the_thumbprint_digest_in_hex() {
+        // RFC 8037 A.3 gives this thumbprint; its digest starts 90 fa ca fe.
+        let kid = Kid::parse("kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k").expect("a kid");
+        assert_eq!(kid.fingerprint(), "90facafea9b15566");
     }
 
     #[test]

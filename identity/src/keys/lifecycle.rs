@@ -98,10 +98,17 @@ pub fn rotate(
         .keys
         .push(KeyMeta::new(key.kid().clone(), now, activates_at));
     keys.write_schedule(&schedule)?;
-    let reason = format!(
+    let mut reason = format!(
         "signs from {}",
         service_kit::timefmt::rfc3339_millis(activates_at)
     );
+    if lead < config.minimum_lead() {
+        reason.push_str(&format!(
+            "; forced: lead {}s is below the {}s minimum",
+            lead.as_secs(),
+            config.minimum_lead().as_secs()
+        ));
+    }
     keys.append_audit(&AuditEntry::new(
         now,
         AuditVerb::Rotate,

@@ -224,7 +224,17 @@ impl KeyRing {
 
     /// The published set now: pending, active and recently retired keys; never revoked ones.
     pub fn jwks(&self) -> JwkSet {
+        self.published(&self.current())
+    }
+
+    /// The schedule and the set published now, from one reading of the directory (what
+    /// `identity keys verify` checks a token against).
+    pub(super) fn schedule_and_jwks(&self) -> (Schedule, JwkSet) {
         let loaded = self.current();
+        (loaded.schedule.clone(), self.published(&loaded))
+    }
+
+    fn published(&self, loaded: &Loaded) -> JwkSet {
         let now = self.inner.clock.now_millis();
         let keys = loaded
             .schedule

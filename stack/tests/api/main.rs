@@ -4,6 +4,7 @@
 mod core_direct;
 mod failures;
 mod roles;
+mod rotation;
 mod sessions;
 mod spine;
 mod support;
