@@ -26,6 +26,13 @@ pub struct IdentityClient {
     sign_in_url: Url,
     session_url: Url,
     sign_out_url: Url,
+    list_sessions_url: Url,
+    revoke_session_url: Url,
+    revoke_other_sessions_url: Url,
+    revoke_all_sessions_url: Url,
+    change_password_url: Url,
+    update_user_url: Url,
+    delete_user_url: Url,
     healthz_url: Url,
 }
 
@@ -46,6 +53,13 @@ impl IdentityClient {
             sign_in_url: endpoint("v1/sign-in"),
             session_url: endpoint("v1/session"),
             sign_out_url: endpoint("v1/sign-out"),
+            list_sessions_url: endpoint("v1/sessions/list"),
+            revoke_session_url: endpoint("v1/sessions/revoke"),
+            revoke_other_sessions_url: endpoint("v1/sessions/revoke-others"),
+            revoke_all_sessions_url: endpoint("v1/sessions/revoke-all"),
+            change_password_url: endpoint("v1/password/change"),
+            update_user_url: endpoint("v1/user/update"),
+            delete_user_url: endpoint("v1/user/delete"),
             healthz_url: endpoint("healthz"),
             http,
         }
@@ -81,6 +95,57 @@ impl IdentityClient {
             session_token: token.expose_secret(),
         };
         let _: Value = self.post(&self.sign_out_url, &request).await?;
+        Ok(())
+    }
+
+    /// `POST /v1/sessions/list`: the caller's live sessions (a fresh session is required).
+    pub async fn list_sessions(
+        &self,
+        caller: &SessionLookup<'_>,
+    ) -> Result<SessionList, EdgeError> {
+        self.post(&self.list_sessions_url, caller).await
+    }
+
+    /// `POST /v1/sessions/revoke`: revokes one of the caller's sessions by its public handle.
+    pub async fn revoke_session(&self, request: &RevokeSession<'_>) -> Result<Revoked, EdgeError> {
+        self.post(&self.revoke_session_url, request).await
+    }
+
+    /// `POST /v1/sessions/revoke-others`: revokes every session of the caller's user but theirs.
+    pub async fn revoke_other_sessions(
+        &self,
+        caller: &SessionLookup<'_>,
+    ) -> Result<Revoked, EdgeError> {
+        self.post(&self.revoke_other_sessions_url, caller).await
+    }
+
+    /// `POST /v1/sessions/revoke-all`: revokes every session of the caller's user, theirs
+    /// included (a fresh session is required).
+    pub async fn revoke_all_sessions(
+        &self,
+        caller: &SessionLookup<'_>,
+    ) -> Result<Revoked, EdgeError> {
+        self.post(&self.revoke_all_sessions_url, caller).await
+    }
+
+    /// `POST /v1/password/change`: changes the password and revokes the other sessions (all of
+    /// them and a new one started, with `revoke_other_sessions`).
+    pub async fn change_password(
+        &self,
+        request: &ChangePassword<'_>,
+    ) -> Result<PasswordChanged, EdgeError> {
+        self.post(&self.change_password_url, request).await
+    }
+
+    /// `POST /v1/user/update`: changes the caller's name or image.
+    pub async fn update_user(&self, request: &UpdateUser<'_>) -> Result<(), EdgeError> {
+        let _: Value = self.post(&self.update_user_url, request).await?;
+        Ok(())
+    }
+
+    /// `POST /v1/user/delete`: deletes the caller's account and every session of it.
+    pub async fn delete_user(&self, request: &DeleteUser<'_>) -> Result<(), EdgeError> {
+        let _: Value = self.post(&self.delete_user_url, request).await?;
         Ok(())
     }
 
@@ -175,12 +240,54 @@ pub struct SignIn<'a> {
     pub previous_session_token: Option<&'a str>,
 }
 
-/// `POST /v1/session` body.
+/// `POST /v1/session` body, and the caller part of every account endpoint's body.
 #[derive(Serialize)]
 pub struct SessionLookup<'a> {
     pub session_token: &'a str,
     pub client_ip: &'a str,
     pub user_agent: &'a str,
+}
+
+/// `POST /v1/sessions/revoke` body.
+#[derive(Serialize)]
+pub struct RevokeSession<'a> {
+    #[serde(flatten)]
+    pub caller: SessionLookup<'a>,
+    /// The public handle of the session to revoke.
+    pub session_id: &'a str,
+}
+
+/// `POST /v1/password/change` body.
+#[derive(Serialize)]
+pub struct ChangePassword<'a> {
+    #[serde(flatten)]
+    pub caller: SessionLookup<'a>,
+    pub current_password: &'a str,
+    pub new_password: &'a str,
+    pub revoke_other_sessions: bool,
+}
+
+/// `POST /v1/user/update` body: absent fields are left as they are; `image: null` removes it.
+#[derive(Serialize)]
+pub struct UpdateUser<'a> {
+    #[serde(flatten)]
+    pub caller: SessionLookup<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<Option<&'a str>>,
+    /// Whatever the browser sent as `email`, for identity to refuse.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<&'a Value>,
+}
+
+/// `POST /v1/user/delete` body.
+#[derive(Serialize)]
+pub struct DeleteUser<'a> {
+    #[serde(flatten)]
+    pub caller: SessionLookup<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -213,6 +320,33 @@ pub struct CurrentSession {
     /// Whether the expiry was extended (then the cookie is sent again).
     #[serde(default)]
     pub refreshed: bool,
+}
+
+/// identity's answer to a session listing.
+#[derive(Deserialize)]
+pub struct SessionList {
+    /// The caller's live sessions, Better-Auth shape; each `token` is a public handle.
+    pub sessions: Vec<Value>,
+}
+
+/// identity's answer to a revocation.
+#[derive(Deserialize)]
+pub struct Revoked {
+    /// Whether the caller's own session is now revoked (then the cookie is cleared).
+    pub revoked_current: bool,
+}
+
+/// identity's answer to a password change.
+#[derive(Deserialize)]
+pub struct PasswordChanged {
+    /// The user, Better-Auth shape.
+    pub user: Value,
+    /// The new session, when every session was replaced.
+    pub session: Option<Value>,
+    /// The new session's secret token: it goes into the cookie and nowhere else.
+    pub session_token: Option<IssuedToken>,
+    /// Cookie lifetime in seconds; `None` for a browser-session cookie.
+    pub cookie_max_age: Option<u64>,
 }
 
 /// A session token identity just issued. Its `Debug` is redacted.
@@ -270,6 +404,34 @@ mod tests {
         );
         assert_eq!(client.sign_in_url.as_str(), "http://id:8081/v1/sign-in");
         assert_eq!(client.healthz_url.as_str(), "http://id:8081/healthz");
+        assert_eq!(
+            client.revoke_all_sessions_url.as_str(),
+            "http://id:8081/v1/sessions/revoke-all"
+        );
+    }
+
+    #[test]
+    fn account_bodies_carry_the_caller_beside_their_fields() {
+        let caller = || SessionLookup {
+            session_token: "s3cret",
+            client_ip: "127.0.0.1",
+            user_agent: "ua",
+        };
+        let removal = UpdateUser {
+            caller: caller(),
+            name: None,
+            image: Some(None),
+            email: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&removal).unwrap(),
+            json!({"session_token": "s3cret", "client_ip": "127.0.0.1", "user_agent": "ua", "image": null})
+        );
+        let revoke = RevokeSession {
+            caller: caller(),
+            session_id: "7d0f",
+        };
+        assert_eq!(serde_json::to_value(&revoke).unwrap()["session_id"], "7d0f");
     }
 
     #[test]

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::keys::KeyError;
 use crate::passwords::PasswordError;
+use crate::sessions::SessionError;
 
 /// Every way a JSON endpoint can fail.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +44,15 @@ pub enum ApiError {
     /// No live session for the token presented.
     #[error("Unauthorized.")]
     Unauthorized,
+    /// The change needs a session signed in less than `SESSION_FRESH_AGE` ago.
+    #[error("Session is not fresh. Sign in again.")]
+    SessionNotFresh,
+    /// The current password given to confirm a change is wrong.
+    #[error("Invalid password.")]
+    InvalidPassword,
+    /// A profile change tried to change the email address.
+    #[error("Email can not be updated.")]
+    EmailCanNotBeUpdated,
     /// No such route.
     #[error("Not found.")]
     NotFound,
@@ -65,11 +75,13 @@ impl ApiError {
             | ApiError::MalformedJson
             | ApiError::InvalidEmail
             | ApiError::PasswordTooShort
-            | ApiError::PasswordTooLong => StatusCode::BAD_REQUEST,
+            | ApiError::PasswordTooLong
+            | ApiError::InvalidPassword
+            | ApiError::EmailCanNotBeUpdated => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::UserAlreadyExists => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::InvalidEmailOrPassword | ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::EmailNotVerified => StatusCode::FORBIDDEN,
+            ApiError::EmailNotVerified | ApiError::SessionNotFresh => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Database(_) | ApiError::Password(_) | ApiError::Signing(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -88,6 +100,9 @@ impl ApiError {
             ApiError::InvalidEmailOrPassword => "INVALID_EMAIL_OR_PASSWORD",
             ApiError::EmailNotVerified => "EMAIL_NOT_VERIFIED",
             ApiError::Unauthorized => "UNAUTHORIZED",
+            ApiError::SessionNotFresh => "SESSION_NOT_FRESH",
+            ApiError::InvalidPassword => "INVALID_PASSWORD",
+            ApiError::EmailCanNotBeUpdated => "EMAIL_CAN_NOT_BE_UPDATED",
             ApiError::NotFound => "NOT_FOUND",
             ApiError::Database(_) | ApiError::Password(_) | ApiError::Signing(_) => "INTERNAL_SERVER_ERROR",
         }
@@ -95,6 +110,17 @@ impl ApiError {
 
     fn is_internal(&self) -> bool {
         self.status().is_server_error()
+    }
+}
+
+impl From<SessionError> for ApiError {
+    /// Every session refusal is one answer (the reason is already logged); a store failure stays
+    /// internal.
+    fn from(error: SessionError) -> Self {
+        match error {
+            SessionError::Refused(_) => ApiError::Unauthorized,
+            SessionError::Database(error) => ApiError::Database(error),
+        }
     }
 }
 
@@ -145,5 +171,21 @@ mod tests {
             ApiError::UserAlreadyExists.code(),
             "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL"
         );
+    }
+
+    #[test]
+    fn sensitive_changes_on_a_stale_session_are_403_session_not_fresh() {
+        assert_eq!(ApiError::SessionNotFresh.status(), StatusCode::FORBIDDEN);
+        assert_eq!(ApiError::SessionNotFresh.code(), "SESSION_NOT_FRESH");
+        assert_eq!(
+            (ApiError::InvalidPassword.status(), ApiError::InvalidPassword.code()),
+            (StatusCode::BAD_REQUEST, "INVALID_PASSWORD")
+        );
+    }
+
+    #[test]
+    fn every_session_refusal_is_unauthorized() {
+        let refused = ApiError::from(SessionError::Refused(crate::sessions::Refusal::UserAgentMismatch));
+        assert_eq!((refused.status(), refused.code()), (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"));
     }
 }

@@ -1,12 +1,13 @@
-//! Users: the checked input types (`Email`, `Name`, `Password`), the user record and its JSON,
-//! and the SQL of the `users` table. It never holds or logs a password in clear past parsing:
-//! hashing belongs to `passwords`.
+//! Users: the checked input types (`Email`, `Name`, `Password`, `ProfileChange`), the user record
+//! and its JSON, and the SQL of the `users` table (create, find, change profile or password,
+//! delete). It never holds or logs a password in clear past parsing: hashing belongs to
+//! `passwords`.
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use service_kit::timefmt::rfc3339_millis;
 use sqlx::any::AnyRow;
-use sqlx::{AnyPool, Row};
+use sqlx::{Any, AnyPool, Executor, Row};
 
 use crate::error::ApiError;
 
@@ -136,6 +137,8 @@ pub struct User {
 
 /// The columns `User::from_row` reads, in order, for queries that select from `users u`.
 pub const USER_COLUMNS: &str = "u.id, u.email, u.name, u.email_verified, u.image, u.created_at, u.updated_at";
+/// The same columns unqualified, for `UPDATE users … RETURNING` (SQLite takes no alias there).
+const RETURNING_USER: &str = "RETURNING id, email, name, email_verified, image, created_at, updated_at";
 
 impl User {
     /// Reads the `USER_COLUMNS` starting at column `first`.
@@ -264,6 +267,97 @@ pub async fn find_by_email(pool: &AnyPool, email: &Email) -> Result<Option<UserW
     .transpose()
 }
 
+/// A profile change as the user asked for it: each field `None` when left as it is. At least one
+/// field is set (`parse` says so).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProfileChange {
+    /// A new display name.
+    pub name: Option<Name>,
+    /// A new avatar URL (`Some(None)` removes it).
+    pub image: Option<Option<String>>,
+}
+
+impl ProfileChange {
+    /// Checks a change: the email address cannot be changed here (whatever value was sent), a
+    /// new name obeys the name limits, and a change must change something.
+    pub fn parse(
+        name: Option<&str>,
+        image: Option<Option<String>>,
+        email_sent: bool,
+    ) -> Result<ProfileChange, ApiError> {
+        if email_sent {
+            return Err(ApiError::EmailCanNotBeUpdated);
+        }
+        let name = name.map(Name::parse).transpose()?;
+        if name.is_none() && image.is_none() {
+            return Err(ApiError::Validation("[body] No fields to update.".into()));
+        }
+        Ok(ProfileChange { name, image })
+    }
+}
+
+/// Applies a profile change in one statement; `None` when the user no longer exists.
+pub async fn update_profile(
+    pool: &AnyPool,
+    user_id: &str,
+    change: &ProfileChange,
+    now: i64,
+) -> Result<Option<User>, sqlx::Error> {
+    // One statement for any combination of fields: NULL leaves the name; the flag says whether
+    // the image is replaced (possibly by NULL, which removes it).
+    let row = sqlx::query(&format!(
+        "UPDATE users SET name = COALESCE($1, name), \
+         image = CASE WHEN $2 = 1 THEN $3 ELSE image END, updated_at = $4 WHERE id = $5 {RETURNING_USER}"
+    ))
+    .bind(change.name.as_ref().map(Name::as_str))
+    .bind(i64::from(change.image.is_some()))
+    .bind(change.image.clone().flatten())
+    .bind(now)
+    .bind(user_id)
+    .fetch_optional(pool)
+    .await?;
+    row.map(|row| User::from_row(&row, 0)).transpose()
+}
+
+/// The stored password hash of a user, `None` when the user no longer exists.
+pub async fn password_hash(pool: &AnyPool, user_id: &str) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Replaces the password hash, but only if it still is `expected` (the one the current password
+/// was checked against), so of two concurrent changes exactly one wins. `None` when it lost.
+pub async fn replace_password_hash<'e>(
+    executor: impl Executor<'e, Database = Any>,
+    user_id: &str,
+    expected: &str,
+    new_hash: &str,
+    now: i64,
+) -> Result<Option<User>, sqlx::Error> {
+    let row = sqlx::query(&format!(
+        "UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3 AND password_hash = $4 {RETURNING_USER}"
+    ))
+    .bind(new_hash)
+    .bind(now)
+    .bind(user_id)
+    .bind(expected)
+    .fetch_optional(executor)
+    .await?;
+    row.map(|row| User::from_row(&row, 0)).transpose()
+}
+
+/// Deletes a user; the store deletes their sessions and single-use tokens with them (ON DELETE
+/// CASCADE). Answers whether the user existed.
+pub async fn delete(pool: &AnyPool, user_id: &str) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(user_id)
+        .execute(pool)
+        .await?;
+    Ok(result.rows_affected() > 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -348,5 +442,29 @@ mod tests {
         let password = Password::parse(SecretString::from("correct horse battery")).unwrap();
         let shown = format!("{password:?}");
         assert!(!shown.contains("horse"), "{shown}");
+    }
+
+    #[test]
+    fn a_profile_change_checks_the_name_and_must_change_something() {
+        let change = ProfileChange::parse(Some("  Ada  "), None, false).unwrap();
+        assert_eq!(change.name.unwrap().as_str(), "Ada");
+        assert_eq!(change.image, None);
+        let removal = ProfileChange::parse(None, Some(None), false).unwrap();
+        assert_eq!((removal.name, removal.image), (None, Some(None)));
+        assert!(matches!(ProfileChange::parse(None, None, false), Err(ApiError::Validation(_))));
+        assert!(matches!(ProfileChange::parse(Some(" "), None, false), Err(ApiError::Validation(_))));
+        assert!(matches!(
+            ProfileChange::parse(Some(&"n".repeat(257)), None, false),
+            Err(ApiError::Validation(_))
+        ));
+    }
+
+    #[test]
+    fn the_email_cannot_be_changed_through_a_profile_change() {
+        assert!(matches!(
+            ProfileChange::parse(Some("Ada"), None, true),
+            Err(ApiError::EmailCanNotBeUpdated)
+        ));
+        assert!(matches!(ProfileChange::parse(None, None, true), Err(ApiError::EmailCanNotBeUpdated)));
     }
 }

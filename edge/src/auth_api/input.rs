@@ -98,6 +98,92 @@ impl SignOutInput {
     }
 }
 
+/// `POST /revoke-session`: the handle of the session to revoke (the `token` of a listed session).
+#[derive(Debug)]
+pub struct RevokeSessionInput {
+    pub token: String,
+}
+
+impl RevokeSessionInput {
+    /// Checks a revoke-session body.
+    pub fn from_body(mut body: Map<String, Value>) -> Result<Self, EdgeError> {
+        let mut fields = Fields::new(&mut body);
+        let input = RevokeSessionInput {
+            token: fields.required_string("token"),
+        };
+        fields.finish()?;
+        Ok(input)
+    }
+}
+
+/// `POST /change-password`.
+#[derive(Debug)]
+pub struct ChangePasswordInput {
+    pub new_password: Password,
+    pub current_password: Password,
+    pub revoke_other_sessions: Option<bool>,
+}
+
+impl ChangePasswordInput {
+    /// Checks a change-password body; the passwords' lengths are identity's to judge.
+    pub fn from_body(mut body: Map<String, Value>) -> Result<Self, EdgeError> {
+        let mut fields = Fields::new(&mut body);
+        let input = ChangePasswordInput {
+            new_password: Password(fields.required_string("newPassword")),
+            current_password: Password(fields.required_string("currentPassword")),
+            revoke_other_sessions: fields.optional_bool("revokeOtherSessions"),
+        };
+        fields.finish()?;
+        Ok(input)
+    }
+}
+
+/// `POST /update-user`: `None` leaves a field as it is; `image: Some(None)` removes the image.
+#[derive(Debug)]
+pub struct UpdateUserInput {
+    pub name: Option<String>,
+    pub image: Option<Option<String>>,
+    /// Whatever was sent as `email`: identity refuses any (`EMAIL_CAN_NOT_BE_UPDATED`).
+    pub email: Option<Value>,
+}
+
+impl UpdateUserInput {
+    /// Checks an update-user body.
+    pub fn from_body(mut body: Map<String, Value>) -> Result<Self, EdgeError> {
+        let email = body.remove("email");
+        let mut fields = Fields::new(&mut body);
+        let input = UpdateUserInput {
+            name: fields.optional_string("name"),
+            image: fields.optional_nullable_string("image"),
+            email,
+        };
+        fields.finish()?;
+        Ok(input)
+    }
+}
+
+/// `POST /delete-user`: the password stands in for a fresh session. `token` (Better-Auth's
+/// deletion-by-mail) is type-checked and otherwise unused.
+#[derive(Debug)]
+pub struct DeleteUserInput {
+    pub password: Option<Password>,
+    pub callback_url: Option<String>,
+}
+
+impl DeleteUserInput {
+    /// Checks a delete-user body.
+    pub fn from_body(mut body: Map<String, Value>) -> Result<Self, EdgeError> {
+        let mut fields = Fields::new(&mut body);
+        let input = DeleteUserInput {
+            password: fields.optional_string("password").map(Password),
+            callback_url: fields.optional_string("callbackURL"),
+        };
+        let _ = fields.optional_string("token");
+        fields.finish()?;
+        Ok(input)
+    }
+}
+
 /// Takes fields out of a body, collecting every issue before failing.
 struct Fields<'a> {
     body: &'a mut Map<String, Value>,
@@ -137,6 +223,19 @@ impl<'a> Fields<'a> {
         match self.body.remove(key) {
             None | Some(Value::Null) => None,
             Some(Value::String(value)) => Some(value),
+            Some(other) => {
+                self.wrong_type(key, "string", Some(&other));
+                None
+            }
+        }
+    }
+
+    /// Absent → `None`; `null` → `Some(None)`; a string → `Some(Some(_))`.
+    fn optional_nullable_string(&mut self, key: &str) -> Option<Option<String>> {
+        match self.body.remove(key) {
+            None => None,
+            Some(Value::Null) => Some(None),
+            Some(Value::String(value)) => Some(Some(value)),
             Some(other) => {
                 self.wrong_type(key, "string", Some(&other));
                 None
@@ -256,5 +355,69 @@ mod tests {
             SignInInput::from_body(object(json!({"email": "a@b.c", "password": "hunter22"})))
                 .unwrap();
         assert!(!format!("{input:?}").contains("hunter22"));
+    }
+
+    #[test]
+    fn revoke_session_needs_a_string_token() {
+        let input = RevokeSessionInput::from_body(object(json!({"token": "7d0f"}))).unwrap();
+        assert_eq!(input.token, "7d0f");
+        let message = validation_message(RevokeSessionInput::from_body(object(json!({}))));
+        assert_eq!(
+            message,
+            "[body.token] Invalid input: expected string, received undefined"
+        );
+        assert!(RevokeSessionInput::from_body(object(json!({"token": 7}))).is_err());
+    }
+
+    #[test]
+    fn change_password_needs_both_passwords_and_keeps_them_redacted() {
+        let input = ChangePasswordInput::from_body(object(json!({
+            "newPassword": "new hunter22", "currentPassword": "old hunter22",
+            "revokeOtherSessions": true
+        })))
+        .unwrap();
+        assert_eq!(input.new_password.expose_secret(), "new hunter22");
+        assert_eq!(input.revoke_other_sessions, Some(true));
+        assert!(!format!("{input:?}").contains("hunter22"));
+        let message = validation_message(ChangePasswordInput::from_body(object(
+            json!({"newPassword": "x", "revokeOtherSessions": "yes"}),
+        )));
+        assert!(
+            message.contains(
+                "[body.currentPassword] Invalid input: expected string, received undefined"
+            ),
+            "{message}"
+        );
+        assert!(
+            message.contains("[body.revokeOtherSessions] Invalid input: expected boolean"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn update_user_tells_a_removed_image_from_an_untouched_one_and_passes_email_on() {
+        let input = UpdateUserInput::from_body(object(json!({"name": "Ada"}))).unwrap();
+        assert_eq!((input.name.as_deref(), input.image), (Some("Ada"), None));
+        let input = UpdateUserInput::from_body(object(json!({"image": null}))).unwrap();
+        assert_eq!(input.image, Some(None));
+        let input = UpdateUserInput::from_body(object(json!({"email": null}))).unwrap();
+        assert_eq!(input.email, Some(Value::Null));
+        let message = validation_message(UpdateUserInput::from_body(object(
+            json!({"name": null, "image": 1}),
+        )));
+        assert!(
+            message.contains("[body.name]") && message.contains("[body.image]"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn delete_user_takes_an_optional_password() {
+        let input = DeleteUserInput::from_body(object(json!({}))).unwrap();
+        assert!(input.password.is_none());
+        let input = DeleteUserInput::from_body(object(json!({"password": "hunter22"}))).unwrap();
+        assert!(!format!("{input:?}").contains("hunter22"));
+        assert!(DeleteUserInput::from_body(object(json!({"password": 5}))).is_err());
+        assert!(DeleteUserInput::from_body(object(json!({"token": 5}))).is_err());
     }
 }

@@ -1,8 +1,10 @@
 //! The Better-Auth-compatible JSON API under `/api/auth/` (better-auth-shapes.md): sign-up,
-//! sign-in, get-session, sign-out and ok. Handlers check origin and body, call identity, relay
-//! its refusals unchanged and set or clear the session cookie. The secret session token goes only
-//! into `Set-Cookie`, never into a body.
+//! sign-in, get-session, sign-out and ok here, the signed-in user's sessions and account in
+//! `account`. Handlers check origin and body, call identity, relay its refusals unchanged and set
+//! or clear the session cookie. The secret session token goes only into `Set-Cookie`, never into
+//! a body.
 
+mod account;
 mod input;
 
 use axum::extract::{Request, State};
@@ -19,7 +21,7 @@ use self::input::{SignInInput, SignOutInput, SignUpInput};
 use crate::body::{parse_object, read_limited, Encodings, AUTH_BODY_LIMIT};
 use crate::browser::{client_ip, user_agent};
 use crate::error::EdgeError;
-use crate::identity::{self, session_handle, SignedIn};
+use crate::identity::{self, session_handle, IssuedToken};
 use crate::origin::{check_origin, is_safe_callback, Endpoint, PublicOrigin};
 use crate::AppState;
 
@@ -40,6 +42,34 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/auth/sign-out", post(sign_out).fallback(not_found))
         .route("/api/auth/ok", get(ok).fallback(not_found))
+        .route(
+            "/api/auth/list-sessions",
+            get(account::list_sessions).fallback(not_found),
+        )
+        .route(
+            "/api/auth/revoke-session",
+            post(account::revoke_session).fallback(not_found),
+        )
+        .route(
+            "/api/auth/revoke-sessions",
+            post(account::revoke_sessions).fallback(not_found),
+        )
+        .route(
+            "/api/auth/revoke-other-sessions",
+            post(account::revoke_other_sessions).fallback(not_found),
+        )
+        .route(
+            "/api/auth/change-password",
+            post(account::change_password).fallback(not_found),
+        )
+        .route(
+            "/api/auth/update-user",
+            post(account::update_user).fallback(not_found),
+        )
+        .route(
+            "/api/auth/delete-user",
+            post(account::delete_user).fallback(not_found),
+        )
         .route("/api/auth", any(not_found))
         .route("/api/auth/", any(not_found))
         .route("/api/auth/{*rest}", any(not_found))
@@ -77,7 +107,12 @@ async fn sign_up_email(
         })
         .await?;
 
-    let (set_cookie, token) = session_cookie_and_handle(&state, &signed_in)?;
+    let (set_cookie, token) = session_cookie_and_handle(
+        &state,
+        &signed_in.session,
+        &signed_in.session_token,
+        signed_in.cookie_max_age,
+    )?;
     let body = SignedUpBody {
         token,
         user: signed_in.user,
@@ -122,7 +157,12 @@ async fn sign_in_email(
         })
         .await?;
 
-    let (set_cookie, token) = session_cookie_and_handle(&state, &signed_in)?;
+    let (set_cookie, token) = session_cookie_and_handle(
+        &state,
+        &signed_in.session,
+        &signed_in.session_token,
+        signed_in.cookie_max_age,
+    )?;
     let body = SignedInBody {
         redirect: location.is_some(),
         token,
@@ -263,12 +303,14 @@ fn previous_session<'a>(state: &AppState, parts: &'a Parts) -> Option<&'a str> {
 /// The `Set-Cookie` for a new session and the public handle that stands in for its token.
 fn session_cookie_and_handle(
     state: &AppState,
-    signed_in: &SignedIn,
+    session: &Value,
+    token: &IssuedToken,
+    cookie_max_age: Option<u64>,
 ) -> Result<(HeaderValue, Value), EdgeError> {
-    let secret = signed_in.session_token.expose_secret();
+    let secret = token.expose_secret();
     let set_cookie = state
         .cookie
-        .set(secret, signed_in.cookie_max_age)
+        .set(secret, cookie_max_age)
         .ok_or_else(|| EdgeError::identity_contract("issued session token is not cookie-safe"))?;
-    Ok((set_cookie, session_handle(&signed_in.session, secret)?))
+    Ok((set_cookie, session_handle(session, secret)?))
 }

@@ -24,6 +24,16 @@ pub const REVOKED: &str = "revoked-session-token";
 pub const SLOW: &str = "slow-session-token";
 /// A session whose exchange identity answers with a non-grant 4xx (a contract bug).
 pub const BUGGY: &str = "buggy-session-token";
+/// A live session signed in too long ago for sensitive changes (`403 SESSION_NOT_FRESH`).
+pub const STALE: &str = "stale-session-token";
+/// A session whose listing (wrongly) carries its own secret as a handle.
+pub const LEAKY: &str = "leaky-session-token";
+/// Another session of the same user, as listed.
+pub const OTHER_HANDLE: &str = "5a4e3f2d-1c0b-4a99-8877-665544332211";
+/// The secret of the session started by a password change with `revoke_other_sessions`.
+pub const NEW_SECRET: &str = "bmV3LXNlY3JldC1zZXNzaW9uLXRva2VuLWFmdGVyLWNoYW5nZQ";
+/// That new session's public handle.
+pub const NEW_HANDLE: &str = "9e8d7c6b-5a49-4838-a726-150493827160";
 /// The public URL every edge under test has unless a test says otherwise.
 pub const PUBLIC: &str = "http://127.0.0.1:8080";
 
@@ -139,7 +149,78 @@ pub fn fake_identity(recorder: Recorder) -> Router {
         rec.record("/v1/sign-out", body);
         Json(json!({ "success": true }))
     }
+    /// Every account endpoint: the caller must be SECRET (or STALE/LEAKY where they matter).
+    async fn account(
+        State(rec): State<Recorder>,
+        uri: axum::http::Uri,
+        Json(body): Json<Value>,
+    ) -> Response {
+        let path = uri.path();
+        rec.record(path, body.clone());
+        let caller = body["session_token"].as_str().unwrap_or("");
+        let sensitive = matches!(
+            path,
+            "/v1/sessions/list" | "/v1/sessions/revoke-all" | "/v1/password/change"
+        );
+        match caller {
+            STALE if sensitive => {
+                return identity_error(
+                    StatusCode::FORBIDDEN,
+                    "SESSION_NOT_FRESH",
+                    "Session is not fresh.",
+                )
+            }
+            LEAKY if path == "/v1/sessions/list" => {
+                let mut leaky = session();
+                leaky["token"] = json!(LEAKY);
+                return Json(json!({ "sessions": [leaky], "current_session_id": HANDLE }))
+                    .into_response();
+            }
+            SECRET | STALE => {}
+            _ => return identity_error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "Unauthorized."),
+        }
+        match path {
+            "/v1/sessions/list" => {
+                let mut other = session();
+                other["id"] = json!(OTHER_HANDLE);
+                other["token"] = json!(OTHER_HANDLE);
+                Json(json!({ "sessions": [other, session()], "current_session_id": HANDLE })).into_response()
+            }
+            "/v1/sessions/revoke" => {
+                Json(json!({ "status": true, "revoked_current": body["session_id"] == HANDLE })).into_response()
+            }
+            "/v1/sessions/revoke-others" => Json(json!({ "status": true, "revoked_current": false })).into_response(),
+            "/v1/sessions/revoke-all" => Json(json!({ "status": true, "revoked_current": true })).into_response(),
+            "/v1/password/change" if body["current_password"] != "correct horse battery" => {
+                identity_error(StatusCode::BAD_REQUEST, "INVALID_PASSWORD", "Invalid password.")
+            }
+            "/v1/password/change" if body["revoke_other_sessions"] == true => {
+                let mut new = session();
+                new["id"] = json!(NEW_HANDLE);
+                new["token"] = json!(NEW_HANDLE);
+                Json(json!({ "user": user(), "session": new, "session_token": NEW_SECRET, "cookie_max_age": 604_800 }))
+                    .into_response()
+            }
+            "/v1/password/change" => {
+                Json(json!({ "user": user(), "session": null, "session_token": null, "cookie_max_age": null }))
+                    .into_response()
+            }
+            "/v1/user/update" if body.get("email").is_some() => {
+                identity_error(StatusCode::BAD_REQUEST, "EMAIL_CAN_NOT_BE_UPDATED", "Email can not be updated.")
+            }
+            "/v1/user/update" => Json(json!({ "user": user() })).into_response(),
+            "/v1/user/delete" => Json(json!({ "success": true })).into_response(),
+            _ => StatusCode::NOT_FOUND.into_response(),
+        }
+    }
     Router::new()
+        .route("/v1/sessions/list", post(account))
+        .route("/v1/sessions/revoke", post(account))
+        .route("/v1/sessions/revoke-others", post(account))
+        .route("/v1/sessions/revoke-all", post(account))
+        .route("/v1/password/change", post(account))
+        .route("/v1/user/update", post(account))
+        .route("/v1/user/delete", post(account))
         .route("/v1/token", post(token))
         .route("/v1/sign-up", post(sign_up))
         .route("/v1/sign-in", post(sign_in))

@@ -1,7 +1,8 @@
 //! Server-side sessions: creation, the one-query lookup by token hash (joined with the user),
 //! the use of a session (liveness, binding, sliding expiry) shared by the token exchange and
-//! `/v1/session`, revocation, and the Better-Auth session JSON. It never stores, logs or
-//! returns the secret token; only its SHA-256 reaches the store.
+//! `/v1/session`, a user's list of live sessions, revocation (one, all but one, all), and the
+//! Better-Auth session JSON. It never stores, logs or returns the secret token; only its SHA-256
+//! reaches the store.
 
 mod rules;
 mod token;
@@ -15,7 +16,7 @@ pub use token::{SessionToken, TokenHash};
 use serde::Serialize;
 use service_kit::timefmt::rfc3339_millis;
 use sqlx::any::AnyRow;
-use sqlx::{AnyPool, Row};
+use sqlx::{Any, AnyPool, Executor, Row};
 
 use crate::users::User;
 
@@ -63,9 +64,9 @@ pub struct UsedSession {
     pub refreshed: bool,
 }
 
-/// Creates a session for `user_id` at `now`.
-pub async fn create(
-    pool: &AnyPool,
+/// Creates a session for `user_id` at `now` (on the pool, or inside a caller's transaction).
+pub async fn create<'e>(
+    executor: impl Executor<'e, Database = Any>,
     user_id: &str,
     token_hash: &TokenHash,
     client: &Client,
@@ -94,7 +95,7 @@ pub async fn create(
     .bind(session.times.extended_at)
     .bind(session.times.max_expires_at)
     .bind(i64::from(session.times.remember))
-    .execute(pool)
+    .execute(executor)
     .await?;
     Ok(session)
 }
@@ -105,8 +106,12 @@ const FIND_BY_TOKEN_HASH: &str = "SELECT s.id, s.user_id, s.ip_address, s.user_a
      u.id, u.email, u.name, u.email_verified, u.image, u.created_at, u.updated_at \
      FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1";
 
-fn session_from_row(row: &AnyRow) -> Result<LiveSession, sqlx::Error> {
-    let session = Session {
+/// The session columns `session_from_row` reads, in order (ten of them).
+const SESSION_COLUMNS: &str = "s.id, s.user_id, s.ip_address, s.user_agent, s.created_at, \
+     s.expires_at, s.extended_at, s.max_expires_at, s.remember, s.revoked_at";
+
+fn session_from_row(row: &AnyRow) -> Result<Session, sqlx::Error> {
+    Ok(Session {
         id: row.try_get(0)?,
         user_id: row.try_get(1)?,
         ip_address: row.try_get(2)?,
@@ -119,9 +124,12 @@ fn session_from_row(row: &AnyRow) -> Result<LiveSession, sqlx::Error> {
             remember: row.try_get::<i64, _>(8)? != 0,
             revoked_at: row.try_get(9)?,
         },
-    };
+    })
+}
+
+fn live_session_from_row(row: &AnyRow) -> Result<LiveSession, sqlx::Error> {
     Ok(LiveSession {
-        session,
+        session: session_from_row(row)?,
         user: User::from_row(row, 10)?,
     })
 }
@@ -134,7 +142,7 @@ pub async fn find_live(pool: &AnyPool, token_hash: &TokenHash, now: i64) -> Resu
         .fetch_optional(pool)
         .await?
         .ok_or_else(|| refuse(Refusal::Unknown, None))?;
-    let live = session_from_row(&row)?;
+    let live = live_session_from_row(&row)?;
     check_live(&live.session.times, now).map_err(|reason| refuse(reason, Some(&live.session.id)))?;
     Ok(live)
 }
@@ -145,17 +153,17 @@ fn refuse(reason: Refusal, session_id: Option<&str>) -> SessionError {
     SessionError::Refused(reason)
 }
 
-/// Uses a session presented by `client`: looks it up, checks liveness and binding, and applies
-/// sliding expiry (one UPDATE, only when due).
-pub async fn use_session(
+/// Authenticates a session presented by `client`: looks it up and checks liveness and binding,
+/// changing nothing. The account endpoints use it; every refusal is logged with its reason.
+pub async fn authenticate(
     pool: &AnyPool,
     token: &str,
     client: &Client,
     now: i64,
     policy: &SessionPolicy,
-) -> Result<UsedSession, SessionError> {
+) -> Result<LiveSession, SessionError> {
     let token_hash = TokenHash::of_presented(token).ok_or_else(|| refuse(Refusal::Unknown, None))?;
-    let mut live = find_live(pool, &token_hash, now).await?;
+    let live = find_live(pool, &token_hash, now).await?;
     let session = &live.session;
     match check_binding(&session.ip_address, &session.user_agent, client, policy.bind_ip) {
         Ok(Binding::Same) => {}
@@ -165,6 +173,20 @@ pub async fn use_session(
         ),
         Err(reason) => return Err(refuse(reason, Some(&session.id))),
     }
+    Ok(live)
+}
+
+/// Uses a session presented by `client`: authenticates it, then applies sliding expiry (one
+/// UPDATE, only when due).
+pub async fn use_session(
+    pool: &AnyPool,
+    token: &str,
+    client: &Client,
+    now: i64,
+    policy: &SessionPolicy,
+) -> Result<UsedSession, SessionError> {
+    let mut live = authenticate(pool, token, client, now, policy).await?;
+    let session = &live.session;
     let mut refreshed = false;
     if let Some(expires_at) = sliding_expiry(&session.times, now, policy) {
         if !extend(pool, &session.id, expires_at, now).await? {
@@ -212,6 +234,50 @@ pub async fn revoke_by_id(pool: &AnyPool, user_id: &str, session_id: &str, now: 
             .execute(pool)
             .await?;
     Ok(result.rows_affected() > 0)
+}
+
+/// The user's live sessions (neither revoked nor expired at `now`), newest first.
+pub async fn list_live(pool: &AnyPool, user_id: &str, now: i64) -> Result<Vec<Session>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.user_id = $1 AND s.revoked_at IS NULL \
+         AND s.expires_at > $2 AND s.max_expires_at > $2 ORDER BY s.created_at DESC, s.id"
+    ))
+    .bind(user_id)
+    .bind(now)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(session_from_row).collect()
+}
+
+/// Revokes every session of `user_id` except `keep_id`; answers how many were revoked.
+pub async fn revoke_all_but<'e>(
+    executor: impl Executor<'e, Database = Any>,
+    user_id: &str,
+    keep_id: &str,
+    now: i64,
+) -> Result<u64, sqlx::Error> {
+    let result =
+        sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND id <> $3 AND revoked_at IS NULL")
+            .bind(now)
+            .bind(user_id)
+            .bind(keep_id)
+            .execute(executor)
+            .await?;
+    Ok(result.rows_affected())
+}
+
+/// Revokes every session of `user_id`; answers how many were revoked.
+pub async fn revoke_all<'e>(
+    executor: impl Executor<'e, Database = Any>,
+    user_id: &str,
+    now: i64,
+) -> Result<u64, sqlx::Error> {
+    let result = sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+        .bind(now)
+        .bind(user_id)
+        .execute(executor)
+        .await?;
+    Ok(result.rows_affected())
 }
 
 impl Session {

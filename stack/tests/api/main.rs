@@ -1,6 +1,7 @@
 //! Cross-service tests: the real edge, identity and core-api on ephemeral ports, real HTTP
 //! between them, on SQLite and (with `TEST_DATABASE_URL`) on PostgreSQL.
 
+mod account;
 mod core_direct;
 mod failures;
 mod roles;

@@ -1,7 +1,5 @@
-//! Accounts over JSON for edge: sign-up, sign-in, the session check and sign-out, with
-//! Better-Auth's shapes and error codes. Handlers only translate: the rules live in `users`,
-//! `passwords` and `sessions`. The secret session token appears only in the `session_token`
-//! field of sign-up and sign-in answers, never in a session object or a log.
+//! Signing in and out: sign-up, sign-in, the session check and sign-out. The secret session token
+//! appears only in the `session_token` field of sign-up and sign-in answers.
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -9,9 +7,10 @@ use axum::Json;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
+use super::{parse_client, Credentials, NewSession, SignedIn};
 use crate::error::ApiError;
 use crate::json::JsonBody;
-use crate::sessions::{self, cookie_max_age, Client, Session, SessionError, SessionJson, SessionToken};
+use crate::sessions::{self, cookie_max_age, Client, SessionJson, SessionToken};
 use crate::users::{self, Email, Name, NewUser, Password, User, UserJson};
 use crate::AppState;
 
@@ -44,31 +43,11 @@ pub struct SignInRequest {
     previous_session_token: Option<SecretString>,
 }
 
-/// `POST /v1/session` body.
-#[derive(Deserialize)]
-pub struct SessionRequest {
-    session_token: SecretString,
-    client_ip: String,
-    user_agent: String,
-}
-
 /// `POST /v1/sign-out` body.
 #[derive(Deserialize)]
 pub struct SignOutRequest {
     #[serde(default)]
     session_token: Option<SecretString>,
-}
-
-/// What sign-up and sign-in answer.
-#[derive(Serialize)]
-pub struct SignedIn<'a> {
-    user: UserJson<'a>,
-    /// `null` when sign-up does not sign in (email verification required).
-    session: Option<SessionJson<'a>>,
-    /// The secret token, for edge's cookie only.
-    session_token: Option<&'a str>,
-    /// Cookie `Max-Age` in seconds; `null` for a browser-session cookie.
-    cookie_max_age: Option<i64>,
 }
 
 /// What `/v1/session` answers.
@@ -85,16 +64,6 @@ pub struct CurrentSession<'a> {
 #[derive(Serialize)]
 pub struct SignedOut {
     success: bool,
-}
-
-fn parse_client(ip: &str, user_agent: &str) -> Result<Client, ApiError> {
-    Client::parse(ip, user_agent).ok_or_else(|| ApiError::Validation("[body.client_ip] Invalid IP address.".into()))
-}
-
-/// A new session and its secret token.
-struct NewSession {
-    session: Session,
-    token: SessionToken,
 }
 
 /// Starts a session for `user`, revoking the one the client presented first (session fixation).
@@ -121,15 +90,6 @@ async fn start_session(
     )
     .await?;
     Ok(NewSession { session, token })
-}
-
-fn signed_in<'a>(user: &'a User, new: Option<&'a NewSession>, now: i64) -> Json<SignedIn<'a>> {
-    Json(SignedIn {
-        user: user.to_json(),
-        session: new.map(|new| new.session.to_json()),
-        session_token: new.map(|new| new.token.expose_secret()),
-        cookie_max_age: new.and_then(|new| cookie_max_age(&new.session.times, now)),
-    })
 }
 
 /// `POST /v1/sign-up`: creates the user and, unless email verification is required, signs in.
@@ -168,7 +128,7 @@ pub async fn sign_up(
             .await?,
         )
     };
-    Ok(signed_in(&user, new_session.as_ref(), now).into_response())
+    Ok(Json(SignedIn::new(&user, new_session.as_ref(), now)).into_response())
 }
 
 /// `POST /v1/sign-in`: one answer for an unknown email and a wrong password, in the same time.
@@ -209,13 +169,13 @@ pub async fn sign_in(
     .await?;
     tracing::info!(user_id = %user.id, session_id = %new_session.session.id, "user signed in");
     let now = new_session.session.times.created_at;
-    Ok(signed_in(&user, Some(&new_session), now).into_response())
+    Ok(Json(SignedIn::new(&user, Some(&new_session), now)).into_response())
 }
 
 /// `POST /v1/session`: the session behind a cookie, with sliding expiry applied.
 pub async fn current_session(
     State(state): State<AppState>,
-    JsonBody(request): JsonBody<SessionRequest>,
+    JsonBody(request): JsonBody<Credentials>,
 ) -> Result<Response, ApiError> {
     let client = parse_client(&request.client_ip, &request.user_agent)?;
     let now = state.clock().now_millis();
@@ -226,11 +186,7 @@ pub async fn current_session(
         now,
         state.session_policy(),
     )
-    .await
-    .map_err(|error| match error {
-        SessionError::Refused(_) => ApiError::Unauthorized,
-        SessionError::Database(error) => ApiError::Database(error),
-    })?;
+    .await?;
     let live = &used.live;
     let body = CurrentSession {
         user: live.user.to_json(),
