@@ -69,6 +69,34 @@ pub struct Config {
     /// `max-age` of the JWKS response; verifiers cache the key set this long.
     #[arg(long, env = "JWKS_MAX_AGE", default_value = "60s", value_parser = parse_duration)]
     pub jwks_max_age: Duration,
+
+    /// Serve the token exchange's session lookups from memory: `on` only when this identity is
+    /// the single process writing its store; `auto` = on for SQLite, off for PostgreSQL (which
+    /// may have replicas, where a revocation on one must stop calls on all at once).
+    #[arg(long, env = "SESSION_CACHE", default_value = "auto", value_enum)]
+    pub session_cache: SessionCacheMode,
+}
+
+/// `SESSION_CACHE`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionCacheMode {
+    /// On for SQLite, off for PostgreSQL.
+    Auto,
+    /// Always on (single identity process only).
+    On,
+    /// Always off.
+    Off,
+}
+
+impl SessionCacheMode {
+    /// Whether the cache is used on this store.
+    pub fn enabled_for(self, backend: service_kit::db::Backend) -> bool {
+        match self {
+            SessionCacheMode::Auto => backend == service_kit::db::Backend::Sqlite,
+            SessionCacheMode::On => true,
+            SessionCacheMode::Off => false,
+        }
+    }
 }
 
 impl Config {

@@ -21,7 +21,7 @@ use serde::Serialize;
 use shared_claims::{Audience, Claims, TOKEN_LIFETIME_SECS};
 
 use crate::keys::KeyError;
-use crate::sessions::{self, Client, LiveSession, SessionError};
+use crate::sessions::{Client, LiveSession, SessionError};
 use crate::AppState;
 
 /// The only grant type accepted.
@@ -270,7 +270,7 @@ pub async fn exchange_session_for_token(
         return Err(OAuthError::InvalidTarget);
     }
     let now = state.clock().now_millis();
-    let used = sessions::use_session(
+    let used = state.session_cache().use_session(
         state.pool(),
         request.subject_token.expose_secret(),
         &request.client,

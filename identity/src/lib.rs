@@ -33,7 +33,7 @@ pub use config::Config;
 
 use keys::{KeyRing, KeyRingConfig};
 use passwords::{Hasher, PasswordError};
-use sessions::SessionPolicy;
+use sessions::{SessionCache, SessionPolicy};
 
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/identity/postgres");
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/identity/sqlite");
@@ -61,6 +61,7 @@ struct Shared {
     policy: SessionPolicy,
     require_email_verification: bool,
     jwks_max_age: Duration,
+    session_cache: SessionCache,
 }
 
 impl AppState {
@@ -68,6 +69,7 @@ impl AppState {
     /// hash (one argon2 run).
     pub async fn new(config: &Config, db: Database, keyring: KeyRing, clock: Clock) -> Result<AppState, PasswordError> {
         let hasher = Hasher::new().await?;
+        let session_cache = SessionCache::new(config.session_cache.enabled_for(db.backend));
         Ok(AppState {
             inner: Arc::new(Shared {
                 db,
@@ -79,6 +81,7 @@ impl AppState {
                 policy: SessionPolicy::from_config(config),
                 require_email_verification: config.require_email_verification,
                 jwks_max_age: config.jwks_max_age,
+                session_cache,
             }),
         })
     }
@@ -132,6 +135,29 @@ impl AppState {
     pub fn jwks_max_age(&self) -> Duration {
         self.inner.jwks_max_age
     }
+
+    /// The exchange's session cache (`SESSION_CACHE`).
+    pub fn session_cache(&self) -> &SessionCache {
+        &self.inner.session_cache
+    }
+}
+
+/// Invalidates the session cache after every request that may change sessions or users — all
+/// but reads, the exchange and get-session — before its answer leaves, so no call can succeed on
+/// a cached session after a sign-out or revocation has been answered.
+async fn invalidate_session_cache_after_writes(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let reads_only = request.method() == axum::http::Method::GET
+        || request.method() == axum::http::Method::HEAD
+        || matches!(request.uri().path(), "/v1/token" | "/v1/session");
+    let response = next.run(request).await;
+    if !reads_only {
+        state.session_cache().invalidate();
+    }
+    response
 }
 
 /// The router the binary runs.
@@ -154,6 +180,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/user/update", post(accounts::update_user))
         .route("/v1/user/delete", post(accounts::delete_user))
         .fallback(error::not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), invalidate_session_cache_after_writes))
         .layer(DefaultBodyLimit::max(json::BODY_LIMIT_BYTES))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

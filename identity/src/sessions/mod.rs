@@ -4,8 +4,11 @@
 //! Better-Auth session JSON. It never stores, logs or returns the secret token; only its SHA-256
 //! reaches the store.
 
+mod cache;
 mod rules;
 mod token;
+
+pub use cache::SessionCache;
 
 pub use rules::{
     check_binding, check_live, cookie_max_age, is_fresh, new_session_times, sliding_expiry, Binding, Client, Refusal,
@@ -164,16 +167,24 @@ pub async fn authenticate(
 ) -> Result<LiveSession, SessionError> {
     let token_hash = TokenHash::of_presented(token).ok_or_else(|| refuse(Refusal::Unknown, None))?;
     let live = find_live(pool, &token_hash, now).await?;
-    let session = &live.session;
-    match check_binding(&session.ip_address, &session.user_agent, client, policy.bind_ip) {
-        Ok(Binding::Same) => {}
-        Ok(Binding::IpChanged) => tracing::info!(
-            session_id = %session.id, session_ip = %session.ip_address, client_ip = %client.ip,
-            "session used from another IP address"
-        ),
-        Err(reason) => return Err(refuse(reason, Some(&session.id))),
-    }
+    check_client(&live.session, client, policy)?;
     Ok(live)
+}
+
+/// The binding rule for one use: a different User-Agent is refused, a different IP logged (and
+/// refused with `SESSION_BIND_IP`).
+fn check_client(session: &Session, client: &Client, policy: &SessionPolicy) -> Result<(), SessionError> {
+    match check_binding(&session.ip_address, &session.user_agent, client, policy.bind_ip) {
+        Ok(Binding::Same) => Ok(()),
+        Ok(Binding::IpChanged) => {
+            tracing::info!(
+                session_id = %session.id, session_ip = %session.ip_address, client_ip = %client.ip,
+                "session used from another IP address"
+            );
+            Ok(())
+        }
+        Err(reason) => Err(refuse(reason, Some(&session.id))),
+    }
 }
 
 /// Uses a session presented by `client`: authenticates it, then applies sliding expiry (one

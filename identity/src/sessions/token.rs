@@ -37,7 +37,7 @@ impl SessionToken {
 
 /// The SHA-256 of a session token, base64url: the key the store looks sessions up by. 256 random
 /// bits looked up by hash in a unique index need no constant-time compare.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct TokenHash(String);
 
 impl TokenHash {
