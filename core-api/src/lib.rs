@@ -191,7 +191,7 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
+        axum::serve(service_kit::net::with_nodelay(self.listener), self.router)
             .with_graceful_shutdown(shutdown)
             .await
     }

@@ -22,7 +22,6 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::extract::{MatchedPath, Request};
 use axum::routing::any;
-use axum::serve::ListenerExt;
 use axum::Router;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
@@ -120,6 +119,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(health::routes())
         .merge(auth_api::routes())
+        .route("/dev/mailbox", axum::routing::get(auth_api::dev_mailbox))
         .route("/api/{*path}", any(proxy::proxy_to_core_api))
         .layer(
             TraceLayer::new_for_http()
@@ -178,14 +178,8 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        // Small JSON answers on keep-alive connections must not wait for Nagle's algorithm.
-        let listener = self.listener.tap_io(|stream| {
-            if let Err(err) = stream.set_nodelay(true) {
-                tracing::debug!(error = %err, "could not set TCP_NODELAY");
-            }
-        });
         axum::serve(
-            listener,
+            service_kit::net::with_nodelay(self.listener),
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
