@@ -33,6 +33,12 @@ pub struct IdentityClient {
     change_password_url: Url,
     update_user_url: Url,
     delete_user_url: Url,
+    send_verification_url: Url,
+    verify_email_url: Url,
+    request_reset_url: Url,
+    check_reset_url: Url,
+    reset_password_url: Url,
+    outbox_url: Url,
     healthz_url: Url,
 }
 
@@ -60,6 +66,12 @@ impl IdentityClient {
             change_password_url: endpoint("v1/password/change"),
             update_user_url: endpoint("v1/user/update"),
             delete_user_url: endpoint("v1/user/delete"),
+            send_verification_url: endpoint("v1/verification/send"),
+            verify_email_url: endpoint("v1/verification/verify"),
+            request_reset_url: endpoint("v1/password/reset/request"),
+            check_reset_url: endpoint("v1/password/reset/check"),
+            reset_password_url: endpoint("v1/password/reset"),
+            outbox_url: endpoint("v1/dev/outbox"),
             healthz_url: endpoint("healthz"),
             http,
         }
@@ -147,6 +159,67 @@ impl IdentityClient {
     pub async fn delete_user(&self, request: &DeleteUser<'_>) -> Result<(), EdgeError> {
         let _: Value = self.post(&self.delete_user_url, request).await?;
         Ok(())
+    }
+
+    /// `POST /v1/verification/send`: mails a verification link if the address is a known,
+    /// unverified one (identity answers the same either way).
+    pub async fn send_verification_email(
+        &self,
+        request: &SendVerification<'_>,
+    ) -> Result<(), EdgeError> {
+        let _: Value = self.post(&self.send_verification_url, request).await?;
+        Ok(())
+    }
+
+    /// `POST /v1/verification/verify`: uses a verification token up and marks the address
+    /// verified; `401 INVALID_TOKEN`/`TOKEN_EXPIRED` are relayed.
+    pub async fn verify_email(&self, token: &str) -> Result<(), EdgeError> {
+        let _: Value = self
+            .post(&self.verify_email_url, &LinkToken { token })
+            .await?;
+        Ok(())
+    }
+
+    /// `POST /v1/password/reset/request`: identity's answer, the same for every address.
+    pub async fn request_password_reset(
+        &self,
+        request: &RequestReset<'_>,
+    ) -> Result<Value, EdgeError> {
+        self.post(&self.request_reset_url, request).await
+    }
+
+    /// `POST /v1/password/reset/check`: whether a reset token would work (it is not used up).
+    pub async fn check_reset_token(&self, token: &str) -> Result<bool, EdgeError> {
+        let check: ResetLinkCheck = self
+            .post(&self.check_reset_url, &LinkToken { token })
+            .await?;
+        Ok(check.valid)
+    }
+
+    /// `POST /v1/password/reset`: uses the token up, sets the password, revokes every session.
+    pub async fn reset_password(&self, request: &ResetPassword<'_>) -> Result<(), EdgeError> {
+        let _: Value = self.post(&self.reset_password_url, request).await?;
+        Ok(())
+    }
+
+    /// `GET /v1/dev/outbox`: the development outbox, or `None` when identity has none (it sends
+    /// mail over SMTP).
+    pub async fn outbox(&self) -> Result<Option<Outbox>, EdgeError> {
+        let answer = self
+            .http
+            .get(self.outbox_url.clone())
+            .send()
+            .await
+            .map_err(EdgeError::from_identity)?;
+        match answer.status() {
+            http::StatusCode::NOT_FOUND => Ok(None),
+            status if status.is_success() => answer.json().await.map(Some).map_err(|err| {
+                EdgeError::identity_contract(format!("/v1/dev/outbox answered {err}"))
+            }),
+            status => Err(EdgeError::IdentityUnavailable(
+                format!("/v1/dev/outbox answered {status}").into(),
+            )),
+        }
     }
 
     /// Whether identity's `/healthz` answers `200` within a second; else why not.
@@ -290,6 +363,57 @@ pub struct DeleteUser<'a> {
     pub password: Option<&'a str>,
 }
 
+/// `POST /v1/verification/send` body.
+#[derive(Serialize)]
+pub struct SendVerification<'a> {
+    pub email: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<&'a str>,
+}
+
+/// `POST /v1/password/reset/request` body.
+#[derive(Serialize)]
+pub struct RequestReset<'a> {
+    pub email: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirect_to: Option<&'a str>,
+}
+
+/// `POST /v1/password/reset` body.
+#[derive(Serialize)]
+pub struct ResetPassword<'a> {
+    pub token: &'a str,
+    pub new_password: &'a str,
+}
+
+/// The body of the calls that carry just a link token.
+#[derive(Serialize)]
+struct LinkToken<'a> {
+    token: &'a str,
+}
+
+#[derive(Deserialize)]
+struct ResetLinkCheck {
+    valid: bool,
+}
+
+/// identity's development outbox, newest mail first.
+#[derive(Deserialize)]
+pub struct Outbox {
+    pub messages: Vec<OutboxMail>,
+}
+
+/// One mail in the development outbox.
+#[derive(Deserialize)]
+pub struct OutboxMail {
+    pub to: String,
+    pub subject: String,
+    pub sent_at: String,
+    pub text: String,
+    #[serde(default)]
+    pub links: Vec<String>,
+}
+
 #[derive(Serialize)]
 struct SignOut<'a> {
     session_token: &'a str,
@@ -300,10 +424,12 @@ struct SignOut<'a> {
 pub struct SignedIn {
     /// The user, Better-Auth shape.
     pub user: Value,
-    /// The session, Better-Auth shape; its `token` is the public handle.
+    /// The session, Better-Auth shape; its `token` is the public handle. `null` when sign-up
+    /// started no session (REQUIRE_EMAIL_VERIFICATION).
     pub session: Value,
-    /// The secret session token: it goes into the cookie and nowhere else.
-    pub session_token: IssuedToken,
+    /// The secret session token: it goes into the cookie and nowhere else. `None` when no
+    /// session was started.
+    pub session_token: Option<IssuedToken>,
     /// Cookie lifetime in seconds; `None` for a browser-session cookie.
     pub cookie_max_age: Option<u64>,
 }

@@ -70,6 +70,24 @@ pub struct Config {
     #[arg(long, env = "JWKS_MAX_AGE", default_value = "60s", value_parser = parse_duration)]
     pub jwks_max_age: Duration,
 
+    /// How long an email-verification link works.
+    #[arg(long, env = "VERIFICATION_TTL", default_value = "24h", value_parser = parse_duration)]
+    pub verification_ttl: Duration,
+
+    /// How long a password-reset link works.
+    #[arg(long, env = "RESET_TTL", default_value = "1h", value_parser = parse_duration)]
+    pub reset_ttl: Duration,
+
+    /// SMTP server for outgoing mail: `smtp://host:port` (plain), `smtp://host:port?tls=required`
+    /// (STARTTLS), `smtps://host:port` (TLS), credentials as `user:password@`. Unset: mail goes to
+    /// the development outbox (`GET /v1/dev/outbox`).
+    #[arg(long, env = "SMTP_URL")]
+    pub smtp_url: Option<crate::mail::SmtpUrl>,
+
+    /// The sender of every mail.
+    #[arg(long, env = "MAIL_FROM", default_value = "Gatehouse <no-reply@localhost>")]
+    pub mail_from: String,
+
     /// Serve the token exchange's session lookups from memory: `on` only when this identity is
     /// the single process writing its store; `auto` = on for SQLite, off for PostgreSQL (which
     /// may have replicas, where a revocation on one must stop calls on all at once).

@@ -53,6 +53,15 @@ pub enum ApiError {
     /// A profile change tried to change the email address.
     #[error("Email can not be updated.")]
     EmailCanNotBeUpdated,
+    /// A password-reset link's token is unknown, used up or expired.
+    #[error("Invalid token.")]
+    InvalidResetToken,
+    /// An email-verification link's token is unknown, used up or for another purpose.
+    #[error("Invalid token.")]
+    InvalidVerificationToken,
+    /// An email-verification link's token is past its expiry.
+    #[error("Token expired.")]
+    VerificationTokenExpired,
     /// No such route.
     #[error("Not found.")]
     NotFound,
@@ -77,10 +86,14 @@ impl ApiError {
             | ApiError::PasswordTooShort
             | ApiError::PasswordTooLong
             | ApiError::InvalidPassword
-            | ApiError::EmailCanNotBeUpdated => StatusCode::BAD_REQUEST,
+            | ApiError::EmailCanNotBeUpdated
+            | ApiError::InvalidResetToken => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::UserAlreadyExists => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::InvalidEmailOrPassword | ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::InvalidEmailOrPassword
+            | ApiError::Unauthorized
+            | ApiError::InvalidVerificationToken
+            | ApiError::VerificationTokenExpired => StatusCode::UNAUTHORIZED,
             ApiError::EmailNotVerified | ApiError::SessionNotFresh => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Database(_) | ApiError::Password(_) | ApiError::Signing(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -103,6 +116,8 @@ impl ApiError {
             ApiError::SessionNotFresh => "SESSION_NOT_FRESH",
             ApiError::InvalidPassword => "INVALID_PASSWORD",
             ApiError::EmailCanNotBeUpdated => "EMAIL_CAN_NOT_BE_UPDATED",
+            ApiError::InvalidResetToken | ApiError::InvalidVerificationToken => "INVALID_TOKEN",
+            ApiError::VerificationTokenExpired => "TOKEN_EXPIRED",
             ApiError::NotFound => "NOT_FOUND",
             ApiError::Database(_) | ApiError::Password(_) | ApiError::Signing(_) => "INTERNAL_SERVER_ERROR",
         }
@@ -181,6 +196,14 @@ mod tests {
             (ApiError::InvalidPassword.status(), ApiError::InvalidPassword.code()),
             (StatusCode::BAD_REQUEST, "INVALID_PASSWORD")
         );
+    }
+
+    #[test]
+    fn dead_links_answer_as_better_auth_does() {
+        let pairs = |error: ApiError| (error.status(), error.code());
+        assert_eq!(pairs(ApiError::InvalidResetToken), (StatusCode::BAD_REQUEST, "INVALID_TOKEN"));
+        assert_eq!(pairs(ApiError::InvalidVerificationToken), (StatusCode::UNAUTHORIZED, "INVALID_TOKEN"));
+        assert_eq!(pairs(ApiError::VerificationTokenExpired), (StatusCode::UNAUTHORIZED, "TOKEN_EXPIRED"));
     }
 
     #[test]

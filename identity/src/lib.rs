@@ -10,6 +10,8 @@ pub mod exchange;
 pub mod health;
 pub mod json;
 pub mod keys;
+pub mod links;
+pub mod mail;
 pub mod passwords;
 pub mod sessions;
 pub mod users;
@@ -32,7 +34,8 @@ use tower_http::trace::TraceLayer;
 pub use config::Config;
 
 use keys::{KeyRing, KeyRingConfig};
-use passwords::{Hasher, PasswordError};
+use mail::Mailer;
+use passwords::Hasher;
 use sessions::{SessionCache, SessionPolicy};
 
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/identity/postgres");
@@ -61,14 +64,18 @@ struct Shared {
     policy: SessionPolicy,
     require_email_verification: bool,
     jwks_max_age: Duration,
+    mailer: Mailer,
+    verification_ttl: Duration,
+    reset_ttl: Duration,
     session_cache: SessionCache,
 }
 
 impl AppState {
     /// Builds the state from the configuration and opened parts; computes the dummy password
-    /// hash (one argon2 run).
-    pub async fn new(config: &Config, db: Database, keyring: KeyRing, clock: Clock) -> Result<AppState, PasswordError> {
+    /// hash (one argon2 run) and starts the mail delivery (`SMTP_URL`, `MAIL_FROM`).
+    pub async fn new(config: &Config, db: Database, keyring: KeyRing, clock: Clock) -> anyhow::Result<AppState> {
         let hasher = Hasher::new().await?;
+        let mailer = Mailer::start(config).map_err(anyhow::Error::msg)?;
         let session_cache = SessionCache::new(config.session_cache.enabled_for(db.backend));
         Ok(AppState {
             inner: Arc::new(Shared {
@@ -81,6 +88,9 @@ impl AppState {
                 policy: SessionPolicy::from_config(config),
                 require_email_verification: config.require_email_verification,
                 jwks_max_age: config.jwks_max_age,
+                mailer,
+                verification_ttl: config.verification_ttl,
+                reset_ttl: config.reset_ttl,
                 session_cache,
             }),
         })
@@ -136,6 +146,21 @@ impl AppState {
         self.inner.jwks_max_age
     }
 
+    /// Outgoing mail (SMTP or the development outbox).
+    pub fn mailer(&self) -> &Mailer {
+        &self.inner.mailer
+    }
+
+    /// `VERIFICATION_TTL`.
+    pub fn verification_ttl(&self) -> Duration {
+        self.inner.verification_ttl
+    }
+
+    /// `RESET_TTL`.
+    pub fn reset_ttl(&self) -> Duration {
+        self.inner.reset_ttl
+    }
+
     /// The exchange's session cache (`SESSION_CACHE`).
     pub fn session_cache(&self) -> &SessionCache {
         &self.inner.session_cache
@@ -179,6 +204,12 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/password/change", post(accounts::change_password))
         .route("/v1/user/update", post(accounts::update_user))
         .route("/v1/user/delete", post(accounts::delete_user))
+        .route("/v1/verification/send", post(links::send_verification_email))
+        .route("/v1/verification/verify", post(links::verify_email))
+        .route("/v1/password/reset/request", post(links::request_password_reset))
+        .route("/v1/password/reset/check", post(links::check_reset_token))
+        .route("/v1/password/reset", post(links::reset_password))
+        .route("/v1/dev/outbox", get(mail::list_outbox))
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), invalidate_session_cache_after_writes))
         .layer(DefaultBodyLimit::max(json::BODY_LIMIT_BYTES))
@@ -227,7 +258,7 @@ impl Server {
     /// Serves until `shutdown` resolves, then closes idle keep-alive connections and returns.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let Server { listener, router, key_watcher, .. } = self;
-        let served = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
+        let served = axum::serve(service_kit::net::with_nodelay(listener), router).with_graceful_shutdown(shutdown).await;
         key_watcher.abort();
         served
     }

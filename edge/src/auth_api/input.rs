@@ -184,6 +184,66 @@ impl DeleteUserInput {
     }
 }
 
+/// `POST /send-verification-email`.
+#[derive(Debug)]
+pub struct SendVerificationInput {
+    pub email: String,
+    pub callback_url: Option<String>,
+}
+
+impl SendVerificationInput {
+    /// Checks a send-verification-email body.
+    pub fn from_body(mut body: Map<String, Value>) -> Result<Self, EdgeError> {
+        let mut fields = Fields::new(&mut body);
+        let input = SendVerificationInput {
+            email: fields.required_string("email"),
+            callback_url: fields.optional_string("callbackURL"),
+        };
+        fields.finish()?;
+        Ok(input)
+    }
+}
+
+/// `POST /request-password-reset`.
+#[derive(Debug)]
+pub struct RequestResetInput {
+    pub email: String,
+    pub redirect_to: Option<String>,
+}
+
+impl RequestResetInput {
+    /// Checks a request-password-reset body.
+    pub fn from_body(mut body: Map<String, Value>) -> Result<Self, EdgeError> {
+        let mut fields = Fields::new(&mut body);
+        let input = RequestResetInput {
+            email: fields.required_string("email"),
+            redirect_to: fields.optional_string("redirectTo"),
+        };
+        fields.finish()?;
+        Ok(input)
+    }
+}
+
+/// `POST /reset-password`: the token may also come in the query (`?token=`).
+#[derive(Debug)]
+pub struct ResetPasswordInput {
+    pub new_password: Password,
+    pub token: Option<String>,
+}
+
+impl ResetPasswordInput {
+    /// Checks a reset-password body; the password's length is identity's to judge.
+    pub fn from_body(mut body: Map<String, Value>) -> Result<Self, EdgeError> {
+        let mut fields = Fields::new(&mut body);
+        let input = ResetPasswordInput {
+            new_password: Password(fields.required_string("newPassword")),
+            token: fields.optional_string("token"),
+        };
+        fields.finish()?;
+        Ok(input)
+    }
+}
+
 /// Takes fields out of a body, collecting every issue before failing.
 struct Fields<'a> {
     body: &'a mut Map<String, Value>,
@@ -409,6 +469,32 @@ mod tests {
             message.contains("[body.name]") && message.contains("[body.image]"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn mail_flow_bodies_check_their_types() {
+        let input = SendVerificationInput::from_body(object(
+            json!({"email": "a@b.co", "callbackURL": "/x"}),
+        ))
+        .unwrap();
+        assert_eq!(
+            (input.email.as_str(), input.callback_url.as_deref()),
+            ("a@b.co", Some("/x"))
+        );
+        assert!(SendVerificationInput::from_body(object(json!({}))).is_err());
+        let input =
+            RequestResetInput::from_body(object(json!({"email": "a@b.co", "redirectTo": "/r"})))
+                .unwrap();
+        assert_eq!(input.redirect_to.as_deref(), Some("/r"));
+        assert!(
+            RequestResetInput::from_body(object(json!({"email": "a@b.co", "redirectTo": 1})))
+                .is_err()
+        );
+        let input =
+            ResetPasswordInput::from_body(object(json!({"newPassword": "hunter22"}))).unwrap();
+        assert!(input.token.is_none());
+        assert!(!format!("{input:?}").contains("hunter22"));
+        assert!(ResetPasswordInput::from_body(object(json!({"token": "t"}))).is_err());
     }
 
     #[test]

@@ -1,11 +1,16 @@
 //! The Better-Auth-compatible JSON API under `/api/auth/` (better-auth-shapes.md): sign-up,
 //! sign-in, get-session, sign-out and ok here, the signed-in user's sessions and account in
-//! `account`. Handlers check origin and body, call identity, relay its refusals unchanged and set
-//! or clear the session cookie. The secret session token goes only into `Set-Cookie`, never into
+//! `account`, the mail links (verification, password reset) in `mail_flows`, and the
+//! development mailbox page in `dev_mailbox`. Handlers check origin and body, call identity,
+//! relay its refusals unchanged and set or clear the session cookie. The secret session token goes only into `Set-Cookie`, never into
 //! a body.
 
 mod account;
+mod dev_mailbox;
 mod input;
+mod mail_flows;
+
+pub use dev_mailbox::dev_mailbox;
 
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
@@ -70,6 +75,26 @@ pub fn routes() -> Router<AppState> {
             "/api/auth/delete-user",
             post(account::delete_user).fallback(not_found),
         )
+        .route(
+            "/api/auth/send-verification-email",
+            post(mail_flows::send_verification_email).fallback(not_found),
+        )
+        .route(
+            "/api/auth/verify-email",
+            get(mail_flows::verify_email).fallback(not_found),
+        )
+        .route(
+            "/api/auth/request-password-reset",
+            post(mail_flows::request_password_reset).fallback(not_found),
+        )
+        .route(
+            "/api/auth/reset-password/{token}",
+            get(mail_flows::reset_password_link).fallback(not_found),
+        )
+        .route(
+            "/api/auth/reset-password",
+            post(mail_flows::reset_password).fallback(not_found),
+        )
         .route("/api/auth", any(not_found))
         .route("/api/auth/", any(not_found))
         .route("/api/auth/{*rest}", any(not_found))
@@ -107,10 +132,19 @@ async fn sign_up_email(
         })
         .await?;
 
+    // With REQUIRE_EMAIL_VERIFICATION identity starts no session: `{token: null, user}`, no
+    // cookie (Better-Auth's answer).
+    let Some(session_token) = &signed_in.session_token else {
+        let body = SignedUpBody {
+            token: Value::Null,
+            user: signed_in.user,
+        };
+        return Ok(Json(body).into_response());
+    };
     let (set_cookie, token) = session_cookie_and_handle(
         &state,
         &signed_in.session,
-        &signed_in.session_token,
+        session_token,
         signed_in.cookie_max_age,
     )?;
     let body = SignedUpBody {
@@ -157,10 +191,14 @@ async fn sign_in_email(
         })
         .await?;
 
+    let session_token = signed_in
+        .session_token
+        .as_ref()
+        .ok_or_else(|| EdgeError::identity_contract("sign-in answered without a session"))?;
     let (set_cookie, token) = session_cookie_and_handle(
         &state,
         &signed_in.session,
-        &signed_in.session_token,
+        session_token,
         signed_in.cookie_max_age,
     )?;
     let body = SignedInBody {

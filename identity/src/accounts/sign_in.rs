@@ -112,6 +112,7 @@ pub async fn sign_up(
     let now = state.clock().now_millis();
     let user = users::create(state.pool(), new_user, uuid::Uuid::new_v4().to_string(), now).await?;
     tracing::info!(user_id = %user.id, "user signed up");
+    crate::links::send_verification_after_sign_up(&state, &user).await;
 
     let new_session = if state.require_email_verification() {
         None

@@ -4,6 +4,7 @@
 mod account;
 mod core_direct;
 mod failures;
+mod mail;
 mod roles;
 mod rotation;
 mod sessions;

@@ -1,0 +1,125 @@
+//! Email verification: the mail at sign-up and on request, and the link's use, which marks the
+//! address verified. An unknown or already verified address gets the same answer and no mail.
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+
+use super::{callback_or, consume, issue, millis, quota, refusal, retire_all, Purpose, Refusal, TokenRequest};
+use crate::error::ApiError;
+use crate::json::JsonBody;
+use crate::mail::compose::{self, DEFAULT_VERIFY_CALLBACK};
+use crate::users::{self, Email, User, UserJson};
+use crate::AppState;
+
+/// `POST /v1/verification/send` body.
+#[derive(Deserialize)]
+pub struct SendVerificationRequest {
+    email: String,
+    #[serde(default)]
+    callback_url: Option<String>,
+}
+
+/// `{"status": true}`.
+#[derive(Serialize)]
+pub struct StatusTrue {
+    status: bool,
+}
+
+/// What a used verification link answers.
+#[derive(Serialize)]
+pub struct Verified<'a> {
+    status: bool,
+    user: UserJson<'a>,
+}
+
+/// `POST /v1/verification/send` → `200 {"status":true}` whether or not a mail goes out. The
+/// answer does not wait for the lookup or the mail, so neither it nor its timing tells a known,
+/// unverified address from another.
+pub async fn send_verification_email(
+    State(state): State<AppState>,
+    JsonBody(request): JsonBody<SendVerificationRequest>,
+) -> Result<Json<StatusTrue>, ApiError> {
+    let email = Email::parse(&request.email)?;
+    let callback = callback_or(request.callback_url.as_deref(), DEFAULT_VERIFY_CALLBACK)?;
+    let now = state.clock().now_millis();
+    tokio::spawn(async move {
+        let mailed = match users::find_by_email(state.pool(), &email).await {
+            Ok(Some(found)) if !found.user.email_verified => {
+                mail_verification_link(&state, &found.user, &callback, now).await
+            }
+            Ok(_) => Ok(()),
+            Err(err) => Err(err),
+        };
+        if let Err(err) = mailed {
+            tracing::error!(error = %err, "verification mail not sent");
+        }
+    });
+    Ok(Json(StatusTrue { status: true }))
+}
+
+/// Sends the verification mail of a new user; a failure is logged and does not fail sign-up.
+pub async fn send_verification_after_sign_up(state: &AppState, user: &User) {
+    let now = state.clock().now_millis();
+    if let Err(err) = mail_verification_link(state, user, DEFAULT_VERIFY_CALLBACK, now).await {
+        tracing::error!(user_id = %user.id, error = %err, "verification mail not sent");
+    }
+}
+
+/// Issues a token and queues its mail, unless the address has had its quota of such mails.
+async fn mail_verification_link(state: &AppState, user: &User, callback: &str, now: i64) -> Result<(), sqlx::Error> {
+    if !quota::claim(state.pool(), &user.email, Purpose::VerifyEmail, now).await? {
+        tracing::info!(user_id = %user.id, "verification mail not sent: quota spent");
+        return Ok(());
+    }
+    let ttl = state.verification_ttl();
+    let token = issue(state.pool(), Purpose::VerifyEmail, &user.id, now, millis(ttl)).await?;
+    let mailer = state.mailer();
+    let mail = compose::verification_mail(
+        mailer.public_url(),
+        &user.email,
+        token.expose_secret(),
+        callback,
+        &compose::ttl_text(ttl),
+    );
+    mailer.send(mail, now);
+    tracing::info!(user_id = %user.id, "verification mail queued");
+    Ok(())
+}
+
+/// `POST /v1/verification/verify` `{token}` → `200 {"status":true,"user"}` and the address is
+/// verified; `401 INVALID_TOKEN` (unknown, used, other purpose) or `401 TOKEN_EXPIRED`.
+pub async fn verify_email(
+    State(state): State<AppState>,
+    JsonBody(request): JsonBody<TokenRequest>,
+) -> Result<Response, ApiError> {
+    let token = request.token.expose_secret();
+    let now = state.clock().now_millis();
+    // The first statement writes, so SQLite takes the write lock at once.
+    let mut transaction = state.pool().begin().await?;
+    let Some(user_id) = consume(&mut *transaction, token, Purpose::VerifyEmail, now).await? else {
+        drop(transaction);
+        return Err(match refusal(state.pool(), token, Purpose::VerifyEmail, now).await? {
+            Refusal::Invalid => ApiError::InvalidVerificationToken,
+            Refusal::Expired => ApiError::VerificationTokenExpired,
+        });
+    };
+    let row = sqlx::query(
+        "UPDATE users SET email_verified = 1, updated_at = $1 WHERE id = $2 \
+         RETURNING id, email, name, email_verified, image, created_at, updated_at",
+    )
+    .bind(now)
+    .bind(&user_id)
+    .fetch_optional(&mut *transaction)
+    .await?;
+    let Some(row) = row else {
+        return Err(ApiError::InvalidVerificationToken);
+    };
+    let user = User::from_row(&row, 0)?;
+    retire_all(&mut *transaction, &user_id, Purpose::VerifyEmail, now).await?;
+    transaction.commit().await?;
+    tracing::info!(user_id = %user.id, "email address verified");
+    Ok(Json(Verified { status: true, user: user.to_json() }).into_response())
+}

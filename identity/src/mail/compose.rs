@@ -1,0 +1,139 @@
+//! The texts of identity's mails and their links, which follow Better-Auth's flow (DESIGN §8):
+//! verification `{PUBLIC_URL}/api/auth/verify-email?token=…&callbackURL=…`, reset
+//! `{PUBLIC_URL}/api/auth/reset-password/<token>?callbackURL=…`. Everything put into HTML is
+//! escaped.
+
+use super::Mail;
+
+/// Where a verification link lands when no callback was asked for.
+pub const DEFAULT_VERIFY_CALLBACK: &str = "/verify-email";
+/// Where a reset link lands when no callback was asked for.
+pub const DEFAULT_RESET_CALLBACK: &str = "/reset-password";
+
+/// The mail that verifies `to`'s address; `ttl_text` says how long the link works ("24 hours").
+pub fn verification_mail(public_url: &str, to: &str, token: &str, callback: &str, ttl_text: &str) -> Mail {
+    let link = format!(
+        "{public_url}/api/auth/verify-email?token={token}&callbackURL={}",
+        encode_query_value(callback)
+    );
+    let text = format!(
+        "Hello,\n\nPlease confirm your email address for Gatehouse by opening this link:\n\n{link}\n\n\
+         The link works once and expires in {ttl_text}. If you did not sign up, ignore this mail.\n"
+    );
+    let html = html_page(
+        "Confirm your email address",
+        "Please confirm your email address for Gatehouse:",
+        &link,
+        "Confirm my email address",
+        &format!("The link works once and expires in {ttl_text}. If you did not sign up, ignore this mail."),
+    );
+    Mail { to: to.to_owned(), subject: "Confirm your email address".into(), text, html, links: vec![link] }
+}
+
+/// The mail with a password-reset link for `to`.
+pub fn reset_mail(public_url: &str, to: &str, token: &str, callback: &str, ttl_text: &str) -> Mail {
+    let link = format!(
+        "{public_url}/api/auth/reset-password/{token}?callbackURL={}",
+        encode_query_value(callback)
+    );
+    let text = format!(
+        "Hello,\n\nSomeone asked to reset the password of your Gatehouse account. To choose a new \
+         password, open this link:\n\n{link}\n\nThe link works once and expires in {ttl_text}. If it \
+         was not you, ignore this mail: your password stays as it is.\n"
+    );
+    let html = html_page(
+        "Reset your password",
+        "Someone asked to reset the password of your Gatehouse account. To choose a new password:",
+        &link,
+        "Choose a new password",
+        &format!("The link works once and expires in {ttl_text}. If it was not you, ignore this mail: your password stays as it is."),
+    );
+    Mail { to: to.to_owned(), subject: "Reset your password".into(), text, html, links: vec![link] }
+}
+
+/// A duration as a mail states it: whole days, hours or minutes.
+pub fn ttl_text(ttl: std::time::Duration) -> String {
+    let seconds = ttl.as_secs();
+    let (count, unit) = match seconds {
+        s if s >= 86_400 && s % 86_400 == 0 => (s / 86_400, "day"),
+        s if s >= 3_600 && s % 3_600 == 0 => (s / 3_600, "hour"),
+        s if s >= 60 => (s / 60, "minute"),
+        s => (s, "second"),
+    };
+    if count == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{count} {unit}s")
+    }
+}
+
+fn html_page(title: &str, intro: &str, link: &str, button: &str, note: &str) -> String {
+    let (title, intro, link, button, note) =
+        (escape_html(title), escape_html(intro), escape_html(link), escape_html(button), escape_html(note));
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\
+         <body><p>Hello,</p><p>{intro}</p><p><a href=\"{link}\">{button}</a></p>\
+         <p>Or copy this address into your browser: {link}</p><p>{note}</p></body></html>\n"
+    )
+}
+
+/// Escapes the five characters HTML treats specially.
+pub fn escape_html(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+/// Percent-encodes a query value, leaving unreserved characters and `/` as they are (so the
+/// default callback reads `/verify-email`).
+fn encode_query_value(value: &str) -> String {
+    let mut encoded = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn links_follow_the_better_auth_flow() {
+        let mail = verification_mail("http://127.0.0.1:8080", "a@example.com", "TOKEN", DEFAULT_VERIFY_CALLBACK, "1 day");
+        assert_eq!(mail.links, ["http://127.0.0.1:8080/api/auth/verify-email?token=TOKEN&callbackURL=/verify-email"]);
+        assert!(mail.text.contains(&mail.links[0]));
+        let mail = reset_mail("https://auth.example", "a@example.com", "TOKEN", "/reset-password?x=1&y", "1 hour");
+        assert_eq!(mail.links, ["https://auth.example/api/auth/reset-password/TOKEN?callbackURL=/reset-password%3Fx%3D1%26y"]);
+        assert!(mail.html.contains("callbackURL=/reset-password%3Fx%3D1%26y"));
+    }
+
+    #[test]
+    fn html_is_escaped() {
+        assert_eq!(escape_html(r#"<a href="x">'&'</a>"#), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+        let mail = reset_mail("http://h", "a@example.com", "T", "/p?a=<b>", "1 hour");
+        assert!(!mail.html.contains("<b>"));
+    }
+
+    #[test]
+    fn lifetimes_read_naturally() {
+        assert_eq!(ttl_text(Duration::from_secs(86_400)), "1 day");
+        assert_eq!(ttl_text(Duration::from_secs(3_600)), "1 hour");
+        assert_eq!(ttl_text(Duration::from_secs(90 * 60)), "90 minutes");
+        assert_eq!(ttl_text(Duration::from_secs(30)), "30 seconds");
+    }
+}
