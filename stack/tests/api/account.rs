@@ -4,11 +4,9 @@
 
 use std::time::Duration;
 
-use reqwest::header::{CONTENT_TYPE, ORIGIN, USER_AGENT};
-use reqwest::Response;
 use serde_json::{json, Value};
 
-use crate::support::{unique_email, Browser, Setup, Store, TestStack, PASSWORD};
+use crate::support::{api_status, assert_code, json_of, post_raw, unique_email, Browser, Setup, Store, TestStack, PASSWORD};
 
 const PHONE_AGENT: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0) GatehouseTest/2.0";
 const TABLET_AGENT: &str = "Mozilla/5.0 (iPad; CPU OS 17_0) GatehouseTest/3.0";
@@ -35,11 +33,6 @@ async fn another_device(stack: &TestStack, email: &str, user_agent: &str) -> Bro
     browser
 }
 
-async fn json_of(response: Response) -> (u16, Value) {
-    let status = response.status().as_u16();
-    let text = response.text().await.expect("a body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-}
 
 /// The handle of the browser's current session, as get-session shows it.
 async fn current_handle(browser: &Browser) -> String {
@@ -55,31 +48,12 @@ async fn list_sessions(browser: &Browser) -> Vec<Value> {
     body.as_array().expect("an array of sessions").clone()
 }
 
-async fn api_status(browser: &Browser) -> u16 {
-    browser.get("/api/profile").await.status().as_u16()
-}
 
 async fn is_signed_in(browser: &Browser) -> bool {
     browser.get("/api/auth/get-session").await.text().await.unwrap() != "null"
 }
 
-/// A POST from the browser with a raw body.
-async fn post_raw(browser: &Browser, path: &str, content_type: &str, body: String) -> Response {
-    browser
-        .client
-        .post(format!("{}{path}", browser.base))
-        .header(USER_AGENT, &browser.user_agent)
-        .header(ORIGIN, &browser.origin)
-        .header(CONTENT_TYPE, content_type)
-        .body(body)
-        .send()
-        .await
-        .expect("edge answers")
-}
 
-fn assert_code(answer: &(u16, Value), status: u16, code: &str) {
-    assert_eq!((answer.0, answer.1["code"].as_str()), (status, Some(code)), "{}", answer.1);
-}
 
 async fn list_sessions_shows_two_clients_and_revoking_one_kills_only_it(store: Store) {
     let Some(stack) = TestStack::start(store).await else { return };

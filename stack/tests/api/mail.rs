@@ -10,12 +10,12 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use reqwest::header::{CONTENT_TYPE, LOCATION, ORIGIN, USER_AGENT};
+use reqwest::header::{CONTENT_TYPE, LOCATION};
 use reqwest::Response;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
-use crate::support::{claims_of, unique_email, Browser, Setup, Store, TestStack, PASSWORD};
+use crate::support::{api_status, assert_code, claims_of, json_of, post_raw, unique_email, Browser, Setup, Store, TestStack, PASSWORD};
 
 const NEW_PASSWORD: &str = "a brand new passphrase";
 const RESET_MESSAGE: &str = "If this email exists in our system, check your email for the reset link";
@@ -182,11 +182,6 @@ fn location(response: &Response) -> String {
     response.headers().get(LOCATION).expect("a Location").to_str().expect("ASCII").to_owned()
 }
 
-async fn json_of(response: Response) -> (u16, Value) {
-    let status = response.status().as_u16();
-    let text = response.text().await.expect("a body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-}
 
 async fn request_reset(browser: &Browser, email: &str) -> (u16, Value) {
     json_of(browser.post_json("/api/auth/request-password-reset", json!({ "email": email })).await).await
@@ -206,9 +201,6 @@ async fn token_from_reset_link(browser: &Browser, link: &str) -> String {
     token.to_owned()
 }
 
-async fn api_status(browser: &Browser) -> u16 {
-    browser.get("/api/profile").await.status().as_u16()
-}
 
 async fn sign_up_mails_a_verification_link_that_verifies_once(store: Store) {
     let Some(sink) = SmtpSink::start().await else { return };
@@ -415,24 +407,7 @@ async fn links_expire_after_their_ttl() {
     assert_ne!(session["user"]["emailVerified"], true);
 }
 
-/// A POST with a raw body through edge.
-async fn post_raw(browser: &Browser, path: &str, body: &str) -> (u16, Value) {
-    let response = browser
-        .client
-        .post(format!("{}{path}", browser.base))
-        .header(USER_AGENT, &browser.user_agent)
-        .header(ORIGIN, &browser.origin)
-        .header(CONTENT_TYPE, "application/json")
-        .body(body.to_owned())
-        .send()
-        .await
-        .expect("edge answers");
-    json_of(response).await
-}
 
-fn assert_code(answer: &(u16, Value), status: u16, code: &str) {
-    assert_eq!((answer.0, answer.1["code"].as_str()), (status, Some(code)), "{answer:?}");
-}
 
 #[tokio::test]
 async fn every_mail_endpoint_refuses_bad_input_with_a_code_and_changes_nothing() {
@@ -444,28 +419,28 @@ async fn every_mail_endpoint_refuses_bad_input_with_a_code_and_changes_nothing()
     let long_email = format!("{}@example.com", "a".repeat(300));
 
     for path in ["/api/auth/send-verification-email", "/api/auth/request-password-reset", "/api/auth/reset-password"] {
-        assert_code(&post_raw(&browser, path, "{not json").await, 400, "BAD_REQUEST");
-        assert_code(&post_raw(&browser, path, "{}").await, 400, "VALIDATION_ERROR");
-        assert_code(&post_raw(&browser, path, "[]").await, 400, "VALIDATION_ERROR");
+        assert_code(&post_json_raw(&browser, path, "{not json").await, 400, "BAD_REQUEST");
+        assert_code(&post_json_raw(&browser, path, "{}").await, 400, "VALIDATION_ERROR");
+        assert_code(&post_json_raw(&browser, path, "[]").await, 400, "VALIDATION_ERROR");
     }
     for path in ["/api/auth/send-verification-email", "/api/auth/request-password-reset"] {
-        assert_code(&post_raw(&browser, path, r#"{"email": 5}"#).await, 400, "VALIDATION_ERROR");
+        assert_code(&post_json_raw(&browser, path, r#"{"email": 5}"#).await, 400, "VALIDATION_ERROR");
         let body = json!({ "email": long_email }).to_string();
-        assert_code(&post_raw(&browser, path, &body).await, 400, "INVALID_EMAIL");
+        assert_code(&post_json_raw(&browser, path, &body).await, 400, "INVALID_EMAIL");
     }
     let evil = json!({ "email": email, "callbackURL": "https://evil.example/x" }).to_string();
-    assert_code(&post_raw(&browser, "/api/auth/send-verification-email", &evil).await, 403, "INVALID_CALLBACK_URL");
+    assert_code(&post_json_raw(&browser, "/api/auth/send-verification-email", &evil).await, 403, "INVALID_CALLBACK_URL");
     let evil = json!({ "email": email, "redirectTo": "//evil.example/x" }).to_string();
-    assert_code(&post_raw(&browser, "/api/auth/request-password-reset", &evil).await, 403, "INVALID_CALLBACK_URL");
+    assert_code(&post_json_raw(&browser, "/api/auth/request-password-reset", &evil).await, 403, "INVALID_CALLBACK_URL");
 
     let short = json!({ "token": "x", "newPassword": "short" }).to_string();
-    assert_code(&post_raw(&browser, "/api/auth/reset-password", &short).await, 400, "PASSWORD_TOO_SHORT");
+    assert_code(&post_json_raw(&browser, "/api/auth/reset-password", &short).await, 400, "PASSWORD_TOO_SHORT");
     let long = json!({ "token": "x", "newPassword": "p".repeat(129) }).to_string();
-    assert_code(&post_raw(&browser, "/api/auth/reset-password", &long).await, 400, "PASSWORD_TOO_LONG");
+    assert_code(&post_json_raw(&browser, "/api/auth/reset-password", &long).await, 400, "PASSWORD_TOO_LONG");
     let no_token = json!({ "newPassword": NEW_PASSWORD }).to_string();
-    assert_code(&post_raw(&browser, "/api/auth/reset-password", &no_token).await, 400, "INVALID_TOKEN");
+    assert_code(&post_json_raw(&browser, "/api/auth/reset-password", &no_token).await, 400, "INVALID_TOKEN");
     let long_token = json!({ "token": "t".repeat(5000), "newPassword": NEW_PASSWORD }).to_string();
-    assert_code(&post_raw(&browser, "/api/auth/reset-password", &long_token).await, 400, "INVALID_TOKEN");
+    assert_code(&post_json_raw(&browser, "/api/auth/reset-password", &long_token).await, 400, "INVALID_TOKEN");
 
     assert_code(&json_of(browser.get("/api/auth/verify-email").await).await, 400, "VALIDATION_ERROR");
     assert_code(&json_of(browser.get("/api/auth/verify-email?token=nope").await).await, 401, "INVALID_TOKEN");
@@ -577,4 +552,9 @@ async fn an_unreachable_mail_server_changes_no_answer() {
     let body = json!({ "email": email });
     let answer = json_of(browser.post_json("/api/auth/send-verification-email", body).await).await;
     assert_eq!(answer, (200, json!({ "status": true })));
+}
+
+/// Posts `body` as JSON without checking it, and reads the answer.
+async fn post_json_raw(browser: &Browser, path: &str, body: &str) -> (u16, Value) {
+    json_of(post_raw(browser, path, "application/json", body.to_owned()).await).await
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use reqwest::cookie::{CookieStore, Jar};
-use reqwest::header::{HeaderMap, ORIGIN, USER_AGENT};
+use reqwest::header::{HeaderMap, CONTENT_TYPE, ORIGIN, USER_AGENT};
 use reqwest::{Response, Url};
 use serde_json::{json, Value};
 use stack::{Clock, Stack};
@@ -274,4 +274,35 @@ pub fn forge(header: &Value, claims: &Value, sign: impl FnOnce(&[u8]) -> Vec<u8>
     );
     let signature = sign(signing_input.as_bytes());
     format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature))
+}
+
+/// A response's status and JSON body (or the body as a JSON string when it is not JSON).
+pub async fn json_of(response: Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("a body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+/// The status of a proxied call: whether the browser is still signed in.
+pub async fn api_status(browser: &Browser) -> u16 {
+    browser.get("/api/profile").await.status().as_u16()
+}
+
+/// Posts `body` with any content type, as a browser at the public origin would.
+pub async fn post_raw(browser: &Browser, path: &str, content_type: &str, body: String) -> Response {
+    browser
+        .client
+        .post(format!("{}{path}", browser.base))
+        .header(USER_AGENT, &browser.user_agent)
+        .header(ORIGIN, &browser.origin)
+        .header(CONTENT_TYPE, content_type)
+        .body(body)
+        .send()
+        .await
+        .expect("edge answers")
+}
+
+/// Asserts an answer's status and error code.
+pub fn assert_code(answer: &(u16, Value), status: u16, code: &str) {
+    assert_eq!((answer.0, answer.1["code"].as_str()), (status, Some(code)), "{}", answer.1);
 }
