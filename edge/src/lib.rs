@@ -11,6 +11,7 @@ mod error;
 mod health;
 mod identity;
 mod origin;
+mod pages;
 mod proxy;
 
 use std::future::Future;
@@ -114,10 +115,12 @@ fn upstream_client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
         .context("building an upstream HTTP client")
 }
 
-/// The router the binary runs: health, the auth API and the `/api/*` proxy.
+/// The router the binary runs: health, the pages and static files, the auth API and the
+/// `/api/*` proxy.
 pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(health::routes())
+        .merge(pages::routes(state.public_origin.is_secure()))
         .merge(auth_api::routes())
         .route("/dev/mailbox", axum::routing::get(auth_api::dev_mailbox))
         .route("/api/{*path}", any(proxy::proxy_to_core_api))

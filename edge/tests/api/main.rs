@@ -5,4 +5,5 @@ mod account;
 mod auth;
 mod health;
 mod helpers;
+mod pages;
 mod proxy;
