@@ -2,6 +2,7 @@
 //! first, with its To, Subject, time, text and clickable links. It exists only while identity
 //! keeps an outbox (`SMTP_URL` unset); otherwise `404`. Every value is HTML-escaped.
 
+use service_kit::html::escape_html;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
@@ -73,21 +74,6 @@ fn is_web_link(link: &str) -> bool {
     link.starts_with("http://") || link.starts_with("https://")
 }
 
-/// Escapes the five characters HTML treats specially.
-fn escape_html(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            c => escaped.push(c),
-        }
-    }
-    escaped
-}
 
 #[cfg(test)]
 mod tests {

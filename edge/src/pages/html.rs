@@ -5,24 +5,11 @@ use axum::response::{IntoResponse, Response};
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use http::HeaderValue;
 
+pub use service_kit::html::escape_html as escape;
+
 use super::assets::{css_url, js_url};
 use crate::origin::{is_safe_callback, PublicOrigin};
 
-/// Escapes text for HTML element content and double-quoted attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// `next` when it is a same-origin path (one leading `/`, no `//` or `\`, Better-Auth's
 /// character set), else `None`: sign-in never sends the browser elsewhere.

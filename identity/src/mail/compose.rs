@@ -3,6 +3,7 @@
 //! `{PUBLIC_URL}/api/auth/reset-password/<token>?callbackURL=…`. Everything put into HTML is
 //! escaped.
 
+use service_kit::html::escape_html;
 use super::Mail;
 
 /// Where a verification link lands when no callback was asked for.
@@ -77,21 +78,6 @@ fn html_page(title: &str, intro: &str, link: &str, button: &str, note: &str) -> 
     )
 }
 
-/// Escapes the five characters HTML treats specially.
-pub fn escape_html(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            c => escaped.push(c),
-        }
-    }
-    escaped
-}
 
 /// Percent-encodes a query value, leaving unreserved characters and `/` as they are (so the
 /// default callback reads `/verify-email`).
