@@ -1,7 +1,13 @@
 //! Journeys in a real headless Chromium (Debian's `chromium` and `chromium-driver`) driven over
 //! WebDriver: the pages, `/static/app.js` and the JSON API together, as a person would use them.
 //! Skipped with a printed reason when chromedriver is missing, except under `CI=true`. Each
-//! journey saves a screenshot of its last page under `target/screenshots/`.
+//! journey saves a screenshot of its last page under `target/screenshots/`. With
+//! `GATEHOUSE_DOCS_SCREENSHOTS=<dir>` set, the journeys also save the README's pictures of the
+//! sign-in, account and app pages there (`GATEHOUSE_DOCS_SCREENSHOTS=$PWD/docs cargo test -p
+//! stack browser`).
+
+mod mail_links;
+mod two_devices;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -190,6 +196,46 @@ async fn screenshot(client: &Client, name: &str) -> PathBuf {
     let png = client.screenshot().await.expect("screenshot");
     std::fs::write(&path, png).expect("write screenshot");
     path
+}
+
+/// With `GATEHOUSE_DOCS_SCREENSHOTS=<dir>` set, also saves the current page as `<dir>/<name>.png`
+/// for the README (the window is desktop-sized, 1280×900), scrolled to the element with id
+/// `scroll_to`, or to the top.
+async fn docs_screenshot(client: &Client, name: &str, scroll_to: Option<&str>) {
+    let Some(dir) = std::env::var_os("GATEHOUSE_DOCS_SCREENSHOTS") else {
+        return;
+    };
+    let dir = PathBuf::from(dir);
+    std::fs::create_dir_all(&dir).expect("docs screenshot dir");
+    let script = match scroll_to {
+        Some(_) => "document.getElementById(arguments[0]).scrollIntoView()",
+        None => "window.scrollTo(0, 0)",
+    };
+    let args = scroll_to.map(|id| vec![json!(id)]).unwrap_or_default();
+    client.execute(script, args).await.expect("scroll");
+    let png = client.screenshot().await.expect("screenshot");
+    std::fs::write(dir.join(format!("{name}.png")), png).expect("write docs screenshot");
+}
+
+/// Waits until the browser shows the page at `path`.
+async fn wait_for_path(client: &Client, path: &'static str) {
+    eventually(
+        client,
+        &format!("the page {path} is open"),
+        move |c| async move { c.current_url().await.is_ok_and(|url| url.path() == path) },
+    )
+    .await;
+}
+
+/// Waits until the element at `css` shows text containing `expected`.
+async fn wait_for_text(client: &Client, css: &'static str, expected: &str) {
+    let what = format!("{css} shows {expected:?}");
+    let expected = expected.to_owned();
+    eventually(client, &what, move |c| {
+        let expected = expected.clone();
+        async move { text_of(&c, css).await.contains(&expected) }
+    })
+    .await;
 }
 
 #[tokio::test]
