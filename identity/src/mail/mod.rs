@@ -98,7 +98,14 @@ impl Mailer {
             .map_err(|err| format!("MAIL_FROM must be an address like `Gatehouse <no-reply@example.com>`: {err}"))?;
         let delivery = match &config.smtp_url {
             Some(url) => Delivery::Smtp(smtp::Queue::start(url, from)?),
-            None => Delivery::Outbox(Outbox::default()),
+            None => {
+                tracing::warn!(
+                    "SMTP_URL is unset: development mode. Mail (with its verification and reset \
+                     links) goes to the outbox, which edge shows at /dev/mailbox to anyone who can \
+                     reach it. Set SMTP_URL in production."
+                );
+                Delivery::Outbox(Outbox::default())
+            }
         };
         let public_url = config.public_url.trim_end_matches('/').to_owned();
         Ok(Mailer { delivery, public_url })
