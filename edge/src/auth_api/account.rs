@@ -14,12 +14,10 @@ use serde_json::{json, Map, Value};
 
 use super::input::{ChangePasswordInput, DeleteUserInput, RevokeSessionInput, UpdateUserInput};
 use super::{require_safe_callback, session_cookie_and_handle};
-use crate::body::{parse_object, read_limited, Encodings, AUTH_BODY_LIMIT};
 use crate::browser::{client_ip, user_agent};
 use crate::cookie::SessionToken;
 use crate::error::EdgeError;
 use crate::identity::{self, session_handle, SessionLookup};
-use crate::origin::{check_origin, Endpoint};
 use crate::AppState;
 
 /// The signed-in browser behind a request, as identity needs to know it.
@@ -87,16 +85,9 @@ async fn state_change(
     state: &AppState,
     request: Request,
 ) -> Result<(Parts, Map<String, Value>), EdgeError> {
-    let (parts, body) = request.into_parts();
-    check_origin(
-        &parts.method,
-        &parts.headers,
-        &state.public_origin,
-        Endpoint::Other,
-    )?;
+    let (parts, body) = super::origin_checked(state, request)?;
     session_cookie(state, &parts.headers)?;
-    let bytes = read_limited(&parts.headers, body, AUTH_BODY_LIMIT).await?;
-    let object = parse_object(&parts.headers, &bytes, Encodings::Json)?;
+    let object = super::json_object(&parts, body).await?;
     Ok((parts, object))
 }
 

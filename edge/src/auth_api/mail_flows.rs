@@ -14,10 +14,9 @@ use serde_json::{json, Value};
 
 use super::input::{RequestResetInput, ResetPasswordInput, SendVerificationInput};
 use super::require_safe_callback;
-use crate::body::{parse_object, read_limited, Encodings, AUTH_BODY_LIMIT};
 use crate::error::EdgeError;
 use crate::identity;
-use crate::origin::{check_origin, is_safe_callback, Endpoint};
+use crate::origin::is_safe_callback;
 use crate::AppState;
 
 /// A token longer than this cannot be one of identity's (they are 43 characters).
@@ -155,15 +154,8 @@ async fn json_state_change(
     state: &AppState,
     request: Request,
 ) -> Result<(Parts, serde_json::Map<String, Value>), EdgeError> {
-    let (parts, body) = request.into_parts();
-    check_origin(
-        &parts.method,
-        &parts.headers,
-        &state.public_origin,
-        Endpoint::Other,
-    )?;
-    let bytes = read_limited(&parts.headers, body, AUTH_BODY_LIMIT).await?;
-    let object = parse_object(&parts.headers, &bytes, Encodings::Json)?;
+    let (parts, body) = super::origin_checked(state, request)?;
+    let object = super::json_object(&parts, body).await?;
     Ok((parts, object))
 }
 

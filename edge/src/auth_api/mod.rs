@@ -304,6 +304,19 @@ async fn sign_out(State(state): State<AppState>, request: Request) -> Result<Res
     Ok((clear, Json(json!({ "success": true }))).into_response())
 }
 
+/// The first step of every state-changing auth request: only the public origin may make it.
+fn origin_checked(state: &AppState, request: Request) -> Result<(Parts, axum::body::Body), EdgeError> {
+    let (parts, body) = request.into_parts();
+    check_origin(&parts.method, &parts.headers, &state.public_origin, Endpoint::Other)?;
+    Ok((parts, body))
+}
+
+/// A state-changing request's JSON object body: JSON only, within the limit, empty meaning `{}`.
+async fn json_object(parts: &Parts, body: axum::body::Body) -> Result<serde_json::Map<String, Value>, EdgeError> {
+    let bytes = read_limited(&parts.headers, body, AUTH_BODY_LIMIT).await?;
+    parse_object(&parts.headers, &bytes, Encodings::Json)
+}
+
 /// `GET /ok`.
 async fn ok() -> Json<Value> {
     Json(json!({ "ok": true }))
