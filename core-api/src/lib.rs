@@ -19,6 +19,7 @@ use axum::extract::{DefaultBodyLimit, FromRef, Request};
 use axum::routing::{any, get};
 use axum::{middleware, Router};
 use service_kit::db::{Database, Migrations};
+use service_kit::serve::ServeOptions;
 use service_kit::Clock;
 use shared_claims::{Verifier, VerifierConfig};
 use sqlx::migrate::Migrator;
@@ -137,6 +138,7 @@ async fn method_not_allowed() -> ApiError {
 pub struct Server {
     listener: TcpListener,
     router: Router,
+    serve_options: ServeOptions,
 }
 
 impl Server {
@@ -176,6 +178,7 @@ impl Server {
         Ok(Server {
             listener,
             router: app(state),
+            serve_options: ServeOptions::default(),
         })
     }
 
@@ -186,13 +189,12 @@ impl Server {
             .expect("a bound TCP listener always has a local address")
     }
 
-    /// Serves until `shutdown` resolves, then closes idle keep-alive connections and returns.
+    /// Serves until `shutdown` resolves, then stops accepting, lets requests in flight finish
+    /// within the grace period and returns.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(service_kit::net::with_nodelay(self.listener), self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
+        service_kit::serve::serve(self.listener, self.router, self.serve_options, shutdown).await
     }
 }

@@ -24,6 +24,7 @@ use anyhow::Context;
 use axum::extract::{MatchedPath, Request};
 use axum::routing::any;
 use axum::Router;
+use service_kit::serve::ServeOptions;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
@@ -152,6 +153,7 @@ pub struct Server {
     listener: TcpListener,
     local_addr: SocketAddr,
     router: Router,
+    serve_options: ServeOptions,
 }
 
 impl Server {
@@ -167,6 +169,7 @@ impl Server {
             listener,
             local_addr,
             router: app(state),
+            serve_options: ServeOptions::default(),
         })
     }
 
@@ -175,18 +178,13 @@ impl Server {
         self.local_addr
     }
 
-    /// Serves until `shutdown` resolves, then closes idle keep-alive connections and returns.
-    /// Handlers see the client's address as `ConnectInfo<SocketAddr>`.
+    /// Serves until `shutdown` resolves, then stops accepting, lets requests in flight finish
+    /// within the grace period and returns. Handlers see the client's address as
+    /// `ConnectInfo<SocketAddr>`.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(
-            service_kit::net::with_nodelay(self.listener),
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
+        service_kit::serve::serve(self.listener, self.router, self.serve_options, shutdown).await
     }
 }

@@ -26,6 +26,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 use service_kit::db::{self, Database, Migrations};
+use service_kit::serve::ServeOptions;
 use service_kit::Clock;
 use sqlx::migrate::Migrator;
 use sqlx::AnyPool;
@@ -223,6 +224,7 @@ pub struct Server {
     addr: SocketAddr,
     router: Router,
     key_watcher: tokio::task::JoinHandle<()>,
+    serve_options: ServeOptions,
 }
 
 impl Server {
@@ -247,7 +249,8 @@ impl Server {
         let addr = listener.local_addr()?;
         let state = AppState::new(&config, db, keyring.clone(), clock).await?;
         let key_watcher = keyring.spawn_watcher(KEY_WATCH_INTERVAL);
-        Ok(Server { listener, addr, router: app(state), key_watcher })
+        let serve_options = ServeOptions::default();
+        Ok(Server { listener, addr, router: app(state), key_watcher, serve_options })
     }
 
     /// The bound address.
@@ -255,10 +258,11 @@ impl Server {
         self.addr
     }
 
-    /// Serves until `shutdown` resolves, then closes idle keep-alive connections and returns.
+    /// Serves until `shutdown` resolves, then stops accepting, lets requests in flight finish
+    /// within the grace period and returns.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let Server { listener, router, key_watcher, .. } = self;
-        let served = axum::serve(service_kit::net::with_nodelay(listener), router).with_graceful_shutdown(shutdown).await;
+        let Server { listener, router, key_watcher, serve_options, .. } = self;
+        let served = service_kit::serve::serve(listener, router, serve_options, shutdown).await;
         key_watcher.abort();
         served
     }

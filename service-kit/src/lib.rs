@@ -6,7 +6,7 @@ pub mod clock;
 pub mod db;
 pub mod duration;
 pub mod html;
-pub mod net;
+pub mod serve;
 pub mod telemetry;
 pub mod timefmt;
 

@@ -1,0 +1,146 @@
+//! The accept loop every Gatehouse service runs: HTTP/1.1 on hyper, `TCP_NODELAY` on each
+//! connection, the client's address as `ConnectInfo<SocketAddr>`, an optional header-read timeout
+//! and connection cap, and a graceful stop bounded by a grace period. It knows nothing of routes.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::{Extension, Router};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+use tower::{Layer, ServiceExt};
+
+/// How a service's listener treats connections.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Close a connection whose request headers have not fully arrived within this time
+    /// (slow-header clients); `None` waits forever.
+    pub header_read_timeout: Option<Duration>,
+    /// At most this many open connections; when full, the listener stops accepting until one
+    /// closes (the kernel's backlog holds the rest). `None`: no cap.
+    pub max_connections: Option<usize>,
+    /// After shutdown is asked for, how long requests in flight may take to finish before their
+    /// connections are dropped.
+    pub grace: Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions { header_read_timeout: None, max_connections: None, grace: Duration::from_secs(10) }
+    }
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves. Then the listener is closed at once
+/// (new connections are refused), every connection is told to finish its request in flight and
+/// close (idle keep-alives close now), and this returns `Ok` once all have closed or `grace` has
+/// passed, whichever comes first.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let mut builder = http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(options.header_read_timeout);
+    let builder = Arc::new(builder);
+    let slots = options.max_connections.map(|max| Arc::new(Semaphore::new(max.max(1))));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+
+    loop {
+        let permit = match &slots {
+            None => None,
+            Some(slots) => tokio::select! {
+                // The semaphore is never closed, so this is always a permit.
+                permit = slots.clone().acquire_owned() => permit.ok(),
+                Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+                () = &mut shutdown => break,
+            },
+        };
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+            () = &mut shutdown => break,
+        };
+        match accepted {
+            Ok((stream, remote)) => {
+                let conn = serve_connection(stream, remote, router.clone(), builder.clone(), stop_rx.clone(), permit);
+                connections.spawn(conn);
+            }
+            Err(err) => wait_after_accept_error(err).await,
+        }
+    }
+
+    drop(listener);
+    let _ = stop_tx.send(true);
+    let drained = tokio::time::timeout(options.grace, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            open = connections.len(),
+            grace = ?options.grace,
+            "shutdown grace period over; dropping the connections still open"
+        );
+        connections.shutdown().await;
+    }
+    Ok(())
+}
+
+/// One connection: requests served until the client closes it or shutdown asks it to finish.
+async fn serve_connection(
+    stream: TcpStream,
+    remote: SocketAddr,
+    router: Router,
+    builder: Arc<http1::Builder>,
+    mut stop: watch::Receiver<bool>,
+    _slot: Option<OwnedSemaphorePermit>,
+) {
+    // Small JSON answers on keep-alive connections must not wait for Nagle's algorithm (the
+    // proxied call crosses three of them).
+    if let Err(err) = stream.set_nodelay(true) {
+        tracing::debug!(error = %err, "could not set TCP_NODELAY");
+    }
+    let service = Extension(ConnectInfo(remote))
+        .layer(router)
+        .map_request(|request: http::Request<Incoming>| request.map(Body::new));
+    let mut conn = std::pin::pin!(builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service)));
+    tokio::select! {
+        result = conn.as_mut() => return log_connection_end(result),
+        // An error means the sender is gone: that is a stop too.
+        _ = stop.wait_for(|stopping| *stopping) => conn.as_mut().graceful_shutdown(),
+    }
+    log_connection_end(conn.await);
+}
+
+fn log_connection_end(result: Result<(), hyper::Error>) {
+    if let Err(err) = result {
+        tracing::trace!(error = %err, "connection ended with an error");
+    }
+}
+
+/// Errors that concern one connection are skipped; others (out of file descriptors, say) would
+/// repeat at once, so the loop pauses before accepting again.
+async fn wait_after_accept_error(err: io::Error) {
+    use io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if matches!(err.kind(), ConnectionAborted | ConnectionRefused | ConnectionReset) {
+        return;
+    }
+    tracing::error!(error = %err, "accept failed; pausing for a second");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+}
+
+#[cfg(test)]
+mod tests;
