@@ -20,6 +20,11 @@ pub struct Config {
     )]
     pub addr: SocketAddr,
 
+    /// After SIGTERM or SIGINT, how long requests in flight may take to finish before their
+    /// connections are dropped (e.g. `10s`, `1m`).
+    #[arg(long, env = "SHUTDOWN_GRACE", default_value = "10s", value_parser = service_kit::parse_duration)]
+    pub shutdown_grace: Duration,
+
     /// The store: `sqlite://PATH` (file and folder created if missing) or `postgres://…`.
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/core-api.db", value_parser = database_url)]
     pub database_url: String,
@@ -46,6 +51,7 @@ impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
             .field("addr", &self.addr)
+            .field("shutdown_grace", &self.shutdown_grace)
             .field("database_url", &redact_password(&self.database_url))
             .field("jwks_url", &self.jwks_url)
             .field("issuer", &self.issuer)

@@ -178,7 +178,10 @@ impl Server {
         Ok(Server {
             listener,
             router: app(state),
-            serve_options: ServeOptions::default(),
+            serve_options: ServeOptions {
+                grace: config.shutdown_grace,
+                ..ServeOptions::default()
+            },
         })
     }
 

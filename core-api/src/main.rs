@@ -1,10 +1,14 @@
-//! The `core-api` binary: configuration, tracing, serve until Ctrl-C.
+//! The `core-api` binary: configuration, tracing, serve until SIGTERM or Ctrl-C, then drain.
+//! `core-api healthcheck` asks the running service's `/readyz` instead.
 
 use clap::Parser;
 use core_api::{Config, Server};
 
 #[tokio::main]
 async fn main() {
+    if std::env::args().nth(1).as_deref() == Some("healthcheck") {
+        std::process::exit(healthcheck());
+    }
     let config = match Config::try_parse() {
         Ok(config) => config,
         Err(error) if !error.use_stderr() => error.exit(), // --help, --version
@@ -29,12 +33,23 @@ async fn main() {
         }
     };
     tracing::info!(addr = %server.local_addr(), "core-api listening");
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    if let Err(error) = server.run_until(shutdown).await {
+    if let Err(error) = server.run_until(service_kit::serve::shutdown_signal()).await {
         eprintln!("core-api: {error}");
         std::process::exit(1);
+    }
+    tracing::info!("core-api stopped");
+}
+
+/// `core-api healthcheck`: 0 when the core-api configured by this environment answers `/readyz`
+/// with 200.
+fn healthcheck() -> i32 {
+    match Config::try_parse_from(["core-api"]) {
+        Ok(config) => service_kit::healthcheck::run("core-api", config.addr),
+        Err(error) => {
+            let rendered = error.to_string();
+            eprintln!("core-api: {}", rendered.lines().next().unwrap_or("bad configuration"));
+            1
+        }
     }
 }
 

@@ -18,6 +18,11 @@ pub struct Config {
     #[arg(long = "addr", env = "EDGE_ADDR", default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
 
+    /// After SIGTERM or SIGINT, how long requests in flight may take to finish before their
+    /// connections are dropped (e.g. `10s`, `1m`).
+    #[arg(long, env = "SHUTDOWN_GRACE", default_value = "10s", value_parser = service_kit::parse_duration)]
+    pub shutdown_grace: Duration,
+
     /// Base URL of identity's internal API.
     #[arg(long, env = "IDENTITY_URL", default_value = "http://127.0.0.1:8081")]
     pub identity_url: String,
@@ -46,6 +51,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            shutdown_grace: Duration::from_secs(10),
             identity_url: "http://127.0.0.1:8081".into(),
             core_api_url: "http://127.0.0.1:8082".into(),
             public_url: "http://127.0.0.1:8080".into(),

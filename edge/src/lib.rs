@@ -169,7 +169,10 @@ impl Server {
             listener,
             local_addr,
             router: app(state),
-            serve_options: ServeOptions::default(),
+            serve_options: ServeOptions {
+                grace: config.shutdown_grace,
+                ..ServeOptions::default()
+            },
         })
     }
 

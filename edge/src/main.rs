@@ -1,4 +1,5 @@
-//! The `edge` binary: reads its configuration, binds, serves until Ctrl-C.
+//! The `edge` binary: reads its configuration, binds, serves until SIGTERM or Ctrl-C, then drains.
+//! `edge healthcheck` asks the running service's `/readyz` instead.
 //! Bad configuration exits 1 with one line naming the variable.
 
 use clap::error::ErrorKind;
@@ -7,6 +8,9 @@ use edge::{Config, Server};
 
 #[tokio::main]
 async fn main() {
+    if std::env::args().nth(1).as_deref() == Some("healthcheck") {
+        std::process::exit(healthcheck());
+    }
     let config = match Config::try_parse() {
         Ok(config) => config,
         Err(err)
@@ -33,11 +37,22 @@ async fn main() {
         }
     };
     tracing::info!(addr = %server.local_addr(), "edge listening");
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    if let Err(err) = server.run_until(shutdown).await {
+    if let Err(err) = server.run_until(service_kit::serve::shutdown_signal()).await {
         eprintln!("edge: {err}");
         std::process::exit(1);
+    }
+    tracing::info!("edge stopped");
+}
+
+/// `edge healthcheck`: 0 when the edge configured by this environment answers `/readyz` with 200.
+fn healthcheck() -> i32 {
+    match Config::try_parse_from(["edge"]) {
+        Ok(config) => service_kit::healthcheck::run("edge", config.addr),
+        Err(err) => {
+            let rendered = err.to_string();
+            let first_line = rendered.lines().next().unwrap_or("invalid configuration");
+            eprintln!("edge: {}", first_line.trim_start_matches("error: "));
+            1
+        }
     }
 }

@@ -20,6 +20,11 @@ pub struct Config {
     #[arg(long, env = "IDENTITY_ADDR", default_value = "127.0.0.1:8081")]
     pub addr: SocketAddr,
 
+    /// After SIGTERM or SIGINT, how long requests in flight may take to finish before their
+    /// connections are dropped (e.g. `10s`, `1m`).
+    #[arg(long, env = "SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
+
     /// The store: `sqlite://PATH` (file and folder created if missing) or `postgres://…`.
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/identity.db")]
     pub database_url: String,

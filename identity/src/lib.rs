@@ -249,7 +249,7 @@ impl Server {
         let addr = listener.local_addr()?;
         let state = AppState::new(&config, db, keyring.clone(), clock).await?;
         let key_watcher = keyring.spawn_watcher(KEY_WATCH_INTERVAL);
-        let serve_options = ServeOptions::default();
+        let serve_options = ServeOptions { grace: config.shutdown_grace, ..ServeOptions::default() };
         Ok(Server { listener, addr, router: app(state), key_watcher, serve_options })
     }
 

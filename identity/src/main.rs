@@ -39,6 +39,9 @@ enum Command {
 }
 
 fn main() {
+    if std::env::args().nth(1).as_deref() == Some("healthcheck") {
+        std::process::exit(healthcheck());
+    }
     if std::env::args().nth(1).as_deref() == Some("keys") {
         // clap's usage errors exit 2, as the CLI contract says.
         let KeysOnly::Keys(args) = KeysCli::parse().command;
@@ -77,10 +80,21 @@ fn main() {
 async fn serve(config: Config) -> anyhow::Result<()> {
     let server = Server::bind(config, Clock::system()).await?;
     tracing::info!(addr = %server.local_addr(), "identity listening");
-    server
-        .run_until(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    server.run_until(service_kit::serve::shutdown_signal()).await?;
+    tracing::info!("identity stopped");
     Ok(())
+}
+
+/// `identity healthcheck`: 0 when the identity configured by this environment answers `/readyz`
+/// with 200. Only the address is used, so a check never fails on the other variables' rules.
+fn healthcheck() -> i32 {
+    match Config::try_parse_from(["identity"]) {
+        Ok(config) => service_kit::healthcheck::run("identity", config.addr),
+        Err(error) => {
+            let rendered = error.to_string();
+            let line = rendered.lines().next().unwrap_or("invalid configuration");
+            eprintln!("identity: {}", line.strip_prefix("error: ").unwrap_or(line));
+            1
+        }
+    }
 }

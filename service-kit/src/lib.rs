@@ -5,6 +5,7 @@
 pub mod clock;
 pub mod db;
 pub mod duration;
+pub mod healthcheck;
 pub mod html;
 pub mod serve;
 pub mod telemetry;

@@ -99,6 +99,27 @@ pub async fn serve(
     Ok(())
 }
 
+/// Resolves when the process is asked to stop: SIGTERM (`docker stop`, Kubernetes, systemd) or
+/// SIGINT (Ctrl-C). Every binary's `main` passes this to its server's `run_until`.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let terminate = async {
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                terminate.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM; only Ctrl-C stops gracefully");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = terminate => tracing::info!("SIGTERM received; finishing requests in flight"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received; finishing requests in flight"),
+    }
+}
+
 /// One connection: requests served until the client closes it or shutdown asks it to finish.
 async fn serve_connection(
     stream: TcpStream,

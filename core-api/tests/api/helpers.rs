@@ -134,6 +134,7 @@ impl TestApp {
         let (database_url, store) = open_store(store).await;
         let config = Config {
             addr: "127.0.0.1:0".parse().expect("a literal address"),
+            shutdown_grace: std::time::Duration::from_secs(10),
             database_url,
             jwks_url: "http://127.0.0.1:9/unused".into(),
             issuer: ISSUER.into(),

@@ -330,6 +330,7 @@ impl TestEdge {
         };
         let config = edge::Config {
             addr: "127.0.0.1:0".parse().unwrap(),
+            shutdown_grace: std::time::Duration::from_secs(10),
             identity_url,
             core_api_url,
             public_url: options.public_url.to_owned(),

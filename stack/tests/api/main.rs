@@ -5,6 +5,7 @@ mod account;
 mod browser;
 mod core_direct;
 mod failures;
+mod lifecycle;
 mod mail;
 mod roles;
 mod rotation;
