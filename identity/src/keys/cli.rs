@@ -42,7 +42,12 @@ pub struct KeysArgs {
 #[derive(clap::Subcommand, Clone, Debug)]
 pub enum KeysCommand {
     /// Create the directory (mode 0700) and a first key, active at once.
-    Init,
+    Init {
+        /// When keys already exist, change nothing and exit 0 (a deployment's one-shot key
+        /// service runs this on every start).
+        #[arg(long)]
+        if_missing: bool,
+    },
     /// List the keys, newest first, with their state and fingerprint.
     ///
     /// The kid is the key's RFC 7638 thumbprint (SHA-256 of its public JWK); FINGERPRINT is the
@@ -156,14 +161,18 @@ fn execute(args: &KeysArgs, clock: &Clock) -> Result<String, Failure> {
     };
     let actor = os_user();
     let output = match &args.command {
-        KeysCommand::Init => {
-            let kid = lifecycle::init(dir, clock, &actor)?;
-            if args.json {
-                json(&serde_json::json!({"kid": kid}))
-            } else {
-                format!("created key {kid} in {}; it signs from now", dir.display())
+        KeysCommand::Init { if_missing } => match lifecycle::init(dir, clock, &actor) {
+            Ok(kid) if args.json => json(&serde_json::json!({"kid": kid})),
+            Ok(kid) => format!("created key {kid} in {}; it signs from now", dir.display()),
+            Err(KeyError::AlreadyInitialized { .. }) if *if_missing => {
+                if args.json {
+                    json(&serde_json::json!({"kid": null}))
+                } else {
+                    format!("keys already exist in {}; nothing changed", dir.display())
+                }
             }
-        }
+            Err(err) => return Err(err.into()),
+        },
         KeysCommand::List => list(dir, clock, args.json)?,
         KeysCommand::Jwks => json(&KeyRing::load(dir, config, clock.clone())?.jwks()),
         KeysCommand::Rotate { lead, force } => {
@@ -375,6 +384,11 @@ mod tests {
         let clock = Clock::adjustable();
         assert_eq!(run(args(&keys, &["init"]), &clock), 0);
         assert_eq!(run(args(&keys, &["init"]), &clock), 1);
+        let before = std::fs::read_dir(&keys).expect("listed").count();
+        let audit = std::fs::read_to_string(keys.join("audit.log")).expect("audit log");
+        assert_eq!(run(args(&keys, &["init", "--if-missing"]), &clock), 0);
+        assert_eq!(std::fs::read_dir(&keys).expect("listed").count(), before, "--if-missing adds no file");
+        assert_eq!(std::fs::read_to_string(keys.join("audit.log")).expect("audit log"), audit, "nor an audit line");
         let mode = std::fs::metadata(&keys)
             .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()));
         assert_eq!(mode.expect("created") & 0o777, 0o700);

@@ -3,6 +3,7 @@
 
 mod account;
 mod browser;
+mod compose;
 mod core_direct;
 mod failures;
 mod lifecycle;
