@@ -6,6 +6,7 @@ mod browser;
 mod compose;
 mod core_direct;
 mod failures;
+mod isolation;
 mod lifecycle;
 mod mail;
 mod roles;
