@@ -23,7 +23,12 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     if !state.keyring().has_signing_key() {
         return unavailable("no active signing key");
     }
-    (StatusCode::OK, Json(json!({ "status": "ready" })))
+    // Still ready: the last good ring signs. Saying what is wrong (rather than going unready)
+    // keeps replicas sharing one directory from all leaving the load balancer at once.
+    match state.keyring().problem() {
+        Some(problem) => (StatusCode::OK, Json(json!({ "status": "ready", "keys_problem": problem }))),
+        None => (StatusCode::OK, Json(json!({ "status": "ready" }))),
+    }
 }
 
 fn unavailable(reason: &str) -> (StatusCode, Json<Value>) {

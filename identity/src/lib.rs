@@ -225,6 +225,7 @@ pub struct Server {
     router: Router,
     key_watcher: tokio::task::JoinHandle<()>,
     serve_options: ServeOptions,
+    keyring: KeyRing,
 }
 
 impl Server {
@@ -249,13 +250,20 @@ impl Server {
         let addr = listener.local_addr()?;
         let state = AppState::new(&config, db, keyring.clone(), clock).await?;
         let key_watcher = keyring.spawn_watcher(KEY_WATCH_INTERVAL);
+        let keyring = keyring.clone();
         let serve_options = ServeOptions { grace: config.shutdown_grace, ..ServeOptions::default() };
-        Ok(Server { listener, addr, router: app(state), key_watcher, serve_options })
+        Ok(Server { listener, addr, router: app(state), key_watcher, serve_options, keyring })
     }
 
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The key ring this server signs with (tests call [`KeyRing::reload`] on it directly, so a
+    /// check does not depend on the watcher's timing).
+    pub fn keyring(&self) -> KeyRing {
+        self.keyring.clone()
     }
 
     /// Serves until `shutdown` resolves, then stops accepting, lets requests in flight finish

@@ -120,10 +120,26 @@ impl From<KeyError> for Failure {
 }
 
 /// Runs one verb and returns the process exit status; on failure one line on stderr says why.
+/// Verbs that read or change the directory first say what is wrong with it, and changes say
+/// again afterwards what the running identity will make of the directory.
 pub fn run(args: KeysArgs, clock: &Clock) -> i32 {
+    let changes = matches!(
+        args.command,
+        KeysCommand::Init { .. } | KeysCommand::Rotate { .. } | KeysCommand::Revoke { .. } | KeysCommand::Prune
+    );
+    let judged = changes || matches!(args.command, KeysCommand::List);
+    let dir = KeyDir::new(&args.keys_dir);
+    if judged {
+        for problem in dir.problems() {
+            eprintln!("identity keys: warning: {problem}");
+        }
+    }
     match execute(&args, clock) {
         Ok(output) => {
             print_out(&output);
+            if changes {
+                report_after_change(&dir);
+            }
             0
         }
         Err(Failure::Usage(why)) => {
@@ -145,6 +161,28 @@ pub fn run(args: KeysArgs, clock: &Clock) -> i32 {
             eprintln!("identity keys: token refused: {refused}");
             1
         }
+    }
+}
+
+/// After a change: whether a running identity will apply it, given what is wrong, if anything.
+fn report_after_change(dir: &KeyDir) {
+    let problems = dir.problems();
+    if problems.is_empty() {
+        return;
+    }
+    for problem in &problems {
+        eprintln!("identity keys: after the change: {problem}");
+    }
+    // The ring applies a change whose keys.json and listed keys load (see KeyRing::reload).
+    let listed_ok = dir.read_schedule().is_ok_and(|schedule| {
+        schedule.keys.iter().filter(|meta| meta.revoked_at.is_none()).all(|meta| dir.read_private_key(&meta.kid).is_ok())
+    });
+    if listed_ok {
+        eprintln!("identity keys: a running identity applies this change; it reports the file above in /readyz until it is fixed or removed");
+    } else if dir.read_schedule().is_ok() {
+        eprintln!("identity keys: a running identity applies only the revocations until the listed key files are fixed; it keeps its last good ring otherwise");
+    } else {
+        eprintln!("identity keys: a running identity keeps its last good ring until keys.json is fixed");
     }
 }
 

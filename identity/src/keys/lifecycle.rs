@@ -38,11 +38,7 @@ pub fn init(dir: &Path, clock: &Clock, actor: &str) -> Result<Kid, KeyError> {
     }
     let now = clock.now_millis();
     let key = PrivateKey::generate();
-    keys.write_private_key(&key)?;
-    schedule
-        .keys
-        .push(KeyMeta::new(key.kid().clone(), now, now));
-    keys.write_schedule(&schedule)?;
+    // The audit line goes first: a change the log does not show cannot happen.
     keys.append_audit(&AuditEntry::new(
         now,
         AuditVerb::Init,
@@ -50,6 +46,11 @@ pub fn init(dir: &Path, clock: &Clock, actor: &str) -> Result<Kid, KeyError> {
         actor,
         None,
     ))?;
+    keys.write_private_key(&key)?;
+    schedule
+        .keys
+        .push(KeyMeta::new(key.kid().clone(), now, now));
+    keys.write_schedule(&schedule)?;
     Ok(key.kid().clone())
 }
 
@@ -84,20 +85,6 @@ pub fn rotate(
     let now = clock.now_millis();
     let activates_at = now.saturating_add(millis(lead));
     let key = PrivateKey::generate();
-    keys.write_private_key(&key)?;
-    for older in schedule
-        .keys
-        .iter_mut()
-        .filter(|k| k.revoked_at.is_none() && k.activates_at < activates_at)
-    {
-        if older.retires_at.is_none_or(|r| r > activates_at) {
-            older.retires_at = Some(activates_at);
-        }
-    }
-    schedule
-        .keys
-        .push(KeyMeta::new(key.kid().clone(), now, activates_at));
-    keys.write_schedule(&schedule)?;
     let mut reason = format!(
         "signs from {}",
         service_kit::timefmt::rfc3339_millis(activates_at)
@@ -116,6 +103,20 @@ pub fn rotate(
         actor,
         Some(reason),
     ))?;
+    keys.write_private_key(&key)?;
+    for older in schedule
+        .keys
+        .iter_mut()
+        .filter(|k| k.revoked_at.is_none() && k.activates_at < activates_at)
+    {
+        if older.retires_at.is_none_or(|r| r > activates_at) {
+            older.retires_at = Some(activates_at);
+        }
+    }
+    schedule
+        .keys
+        .push(KeyMeta::new(key.kid().clone(), now, activates_at));
+    keys.write_schedule(&schedule)?;
     Ok(Rotated {
         kid: key.kid().clone(),
         activates_at,
@@ -161,20 +162,8 @@ pub fn revoke(
         return Err(KeyError::OnlyPublishedKey(kid.to_string()));
     }
     let was_signing = schedule.signer_index(now) == Some(index);
-    let revoked = &mut schedule.keys[index];
-    revoked.revoked_at = Some(now);
-    revoked.revoked_reason = Some(reason.to_owned());
-    let replacement = if was_signing {
-        let key = PrivateKey::generate();
-        keys.write_private_key(&key)?;
-        schedule
-            .keys
-            .push(KeyMeta::new(key.kid().clone(), now, now));
-        Some(key.kid().clone())
-    } else {
-        None
-    };
-    keys.write_schedule(&schedule)?;
+    let replacement = was_signing.then(PrivateKey::generate);
+    // The audit lines go first: a change the log does not show cannot happen.
     keys.append_audit(&AuditEntry::new(
         now,
         AuditVerb::Revoke,
@@ -187,11 +176,22 @@ pub fn revoke(
         keys.append_audit(&AuditEntry::new(
             now,
             AuditVerb::Rotate,
-            new,
+            new.kid(),
             actor,
             Some(why),
         ))?;
     }
+    let revoked = &mut schedule.keys[index];
+    revoked.revoked_at = Some(now);
+    revoked.revoked_reason = Some(reason.to_owned());
+    if let Some(key) = &replacement {
+        keys.write_private_key(key)?;
+        schedule
+            .keys
+            .push(KeyMeta::new(key.kid().clone(), now, now));
+    }
+    keys.write_schedule(&schedule)?;
+    let replacement = replacement.map(|key| key.kid().clone());
     Ok(Revoked {
         kid: kid.clone(),
         replacement,
@@ -222,23 +222,21 @@ pub fn prune(
             _ => {}
         }
     }
+    let pruned: Vec<(&Kid, &str)> = revoked
+        .iter()
+        .map(|k| (k, "revoked"))
+        .chain(expired.iter().map(|k| (k, "retired past the publication window")))
+        .collect();
+    // The audit lines go first: a change the log does not show cannot happen.
+    for (kid, why) in &pruned {
+        keys.append_audit(&AuditEntry::new(now, AuditVerb::Prune, kid, actor, Some((*why).to_owned())))?;
+    }
     if !expired.is_empty() {
         schedule.keys.retain(|k| !expired.contains(&k.kid));
         keys.write_schedule(&schedule)?;
     }
-    for (kid, why) in revoked.iter().map(|k| (k, "revoked")).chain(
-        expired
-            .iter()
-            .map(|k| (k, "retired past the publication window")),
-    ) {
+    for (kid, _) in &pruned {
         keys.remove_private_key(kid)?;
-        keys.append_audit(&AuditEntry::new(
-            now,
-            AuditVerb::Prune,
-            kid,
-            actor,
-            Some(why.to_owned()),
-        ))?;
     }
     Ok(revoked.into_iter().chain(expired).collect())
 }

@@ -1,7 +1,8 @@
 //! The loaded key ring the service signs with: which key signs and which are published are
 //! computed per call from the loaded files and the clock, so replicas sharing a directory agree.
-//! A watcher reloads on change and keeps the last good ring when a change is invalid. It never
-//! writes to the directory.
+//! A watcher reloads on change and keeps the last good ring when a change is invalid — except
+//! that a revocation in a `keys.json` that parses is always applied, and a change whose listed
+//! files are good is applied even when an unlisted file is bad. It never writes to the directory.
 
 use std::fmt;
 use std::path::Path;
@@ -80,13 +81,15 @@ struct Inner {
     config: KeyRingConfig,
     clock: Clock,
     current: RwLock<Arc<Loaded>>,
+    /// What is wrong with the directory as last read, while the ring serves anyway (`/readyz`).
+    problem: RwLock<Option<String>>,
 }
 
 /// One consistent reading of the directory.
 struct Loaded {
     schedule: Schedule,
     /// Parallel to `schedule.keys`: the key of every key not revoked, `None` for revoked ones.
-    signers: Vec<Option<Signer>>,
+    signers: Vec<Option<Arc<Signer>>>,
     /// The directory as it was just before it was read.
     fingerprint: Fingerprint,
 }
@@ -112,11 +115,12 @@ impl Signer {
     }
 }
 
-fn load_keys(dir: &KeyDir) -> Result<Loaded, KeyError> {
+/// Reads `keys.json` and the keys it lists (each checked: mode, format, thumbprint). Unlisted
+/// files are not read here; [`KeyDir::check_pem_permissions`] judges those.
+fn load_listed(dir: &KeyDir) -> Result<Loaded, KeyError> {
     let _lock = dir.lock_shared()?;
     let fingerprint = dir.fingerprint();
     let schedule = dir.read_schedule()?;
-    dir.check_pem_permissions()?;
     let signers = schedule
         .keys
         .iter()
@@ -124,7 +128,7 @@ fn load_keys(dir: &KeyDir) -> Result<Loaded, KeyError> {
             Some(_) => Ok(None),
             None => dir
                 .read_private_key(&meta.kid)
-                .map(|key| Some(Signer::new(key))),
+                .map(|key| Some(Arc::new(Signer::new(key)))),
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Loaded {
@@ -138,7 +142,8 @@ impl KeyRing {
     /// Loads the directory, refusing it (naming the file) if anything in it is invalid.
     pub fn load(dir: &Path, config: KeyRingConfig, clock: Clock) -> Result<KeyRing, KeyError> {
         let dir = KeyDir::new(dir);
-        let loaded = load_keys(&dir)?;
+        let loaded = load_listed(&dir)?;
+        dir.check_pem_permissions()?;
         let current = RwLock::new(Arc::new(loaded));
         Ok(KeyRing {
             inner: Arc::new(Inner {
@@ -146,14 +151,32 @@ impl KeyRing {
                 config,
                 clock,
                 current,
+                problem: RwLock::new(None),
             }),
         })
     }
 
-    /// Reads the directory again and, if it is valid, switches to it; if not, keeps the ring
-    /// it had and says why.
+    /// Reads the directory again. When `keys.json` and the keys it lists are good, switches to
+    /// them (a bad unlisted file is reported, not fatal). Otherwise keeps the last good ring but
+    /// still applies every revocation of a `keys.json` that parses, and returns why. Either way,
+    /// what is wrong is kept for [`KeyRing::problem`].
     pub fn reload(&self) -> Result<(), KeyError> {
-        let loaded = load_keys(&self.inner.dir)?;
+        let dir = &self.inner.dir;
+        let loaded = match load_listed(dir) {
+            Ok(loaded) => loaded,
+            Err(error) => {
+                if let Ok(schedule) = dir.read_schedule() {
+                    self.apply_revocations(&schedule);
+                }
+                self.set_problem(Some(error.to_string()));
+                return Err(error);
+            }
+        };
+        let unlisted = dir.check_pem_permissions().err().map(|error| error.to_string());
+        if let Some(problem) = &unlisted {
+            tracing::error!(dir = %dir.path().display(), %problem, "key directory has a bad file; the change it lists is applied anyway");
+        }
+        self.set_problem(unlisted);
         let kids: Vec<&str> = loaded
             .schedule
             .keys
@@ -167,6 +190,38 @@ impl KeyRing {
             .write()
             .unwrap_or_else(PoisonError::into_inner) = Arc::new(loaded);
         Ok(())
+    }
+
+    /// What is wrong with the key directory while the last good ring serves, if anything.
+    pub fn problem(&self) -> Option<String> {
+        self.inner.problem.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    fn set_problem(&self, problem: Option<String>) {
+        *self.inner.problem.write().unwrap_or_else(PoisonError::into_inner) = problem;
+    }
+
+    /// The current ring with every key that `schedule` revokes revoked too: it stops signing and
+    /// leaves the JWKS at once, whatever else is wrong with the directory.
+    fn apply_revocations(&self, schedule: &Schedule) {
+        let mut lock = self.inner.current.write().unwrap_or_else(PoisonError::into_inner);
+        let mut schedule_now = lock.schedule.clone();
+        let mut signers = lock.signers.clone();
+        let mut applied = Vec::new();
+        for (index, meta) in schedule_now.keys.iter_mut().enumerate() {
+            let revoked = schedule.keys.iter().find(|k| k.kid == meta.kid && k.revoked_at.is_some());
+            if let (Some(revoked), None) = (revoked, meta.revoked_at) {
+                meta.revoked_at = revoked.revoked_at;
+                meta.revoked_reason = revoked.revoked_reason.clone();
+                signers[index] = None;
+                applied.push(meta.kid.to_string());
+            }
+        }
+        if applied.is_empty() {
+            return;
+        }
+        tracing::error!(dir = %self.inner.dir.path().display(), ?applied, "key directory invalid; applied its revocations to the last good key ring");
+        *lock = Arc::new(Loaded { schedule: schedule_now, signers, fingerprint: lock.fingerprint.clone() });
     }
 
     /// Polls the directory every `interval` and reloads when it changed; an invalid change is
@@ -190,6 +245,7 @@ impl KeyRing {
                 match tokio::task::spawn_blocking(move || ring.reload()).await {
                     Ok(Ok(())) => {}
                     Ok(Err(error)) => {
+                        // Logged here once per change; `/readyz` keeps reporting it.
                         tracing::error!(%dir, %error, "invalid change to the key directory; keeping the last good key ring");
                     }
                     Err(error) => {

@@ -364,3 +364,58 @@ async fn the_watcher_picks_up_a_rotation_and_keeps_the_last_good_ring_through_a_
         .await
         .expect("the watcher stops once the ring is dropped");
 }
+
+/// A stray copy of a key, group-readable (a backup, say), beside the real ones.
+fn add_stray_backup(dir: &tempfile::TempDir, kid: &Kid) -> std::path::PathBuf {
+    let stray = dir.path().join("backup-of-old-key.pem");
+    fs::copy(dir.path().join(kid.pem_file_name()), &stray).expect("copied");
+    fs::set_permissions(&stray, fs::Permissions::from_mode(0o640)).expect("chmod");
+    stray
+}
+
+#[test]
+fn a_revocation_is_applied_although_an_unlisted_stray_pem_is_bad_and_the_problem_is_reported() {
+    let (dir, clock, first) = initialized();
+    let ring = load(&dir, &clock);
+    clock.advance(Duration::from_secs(1));
+    let stray = add_stray_backup(&dir, &first);
+    // Revoking the signer writes a replacement that signs at once.
+    let revoked = lifecycle::revoke(dir.path(), &clock, &KeyRingConfig::default(), &first, "leaked", true, "test")
+        .expect("revoked");
+    let replacement = revoked.replacement.expect("a fresh key signs").to_string();
+
+    ring.reload().expect("the listed files are good, so the change applies");
+
+    assert_eq!(ring.signing_kid(), Some(replacement.clone()));
+    assert_eq!(kids(&ring.jwks()), [replacement]);
+    let problem = ring.problem().expect("the stray file is reported");
+    assert!(problem.contains("backup-of-old-key.pem"), "{problem}");
+    let token = ring.sign(&claims(clock.now_millis() / 1000)).expect("signs");
+    assert_ne!(verify_with_jwks(&token, &ring.jwks())["kid"], first.as_str());
+
+    fs::remove_file(stray).expect("removed");
+    ring.reload().expect("clean again");
+    assert_eq!(ring.problem(), None);
+}
+
+#[test]
+fn a_revocation_in_a_parsing_keys_json_is_applied_even_when_a_listed_key_file_is_bad() {
+    let (dir, clock, first) = initialized();
+    clock.advance(Duration::from_secs(1));
+    let second = lifecycle::rotate(dir.path(), &clock, &KeyRingConfig::default(), Duration::from_secs(180), false, "test")
+        .expect("rotated")
+        .kid;
+    let ring = load(&dir, &clock);
+    assert_eq!(kids(&ring.jwks()).len(), 2);
+    // The signing key's file becomes group-readable (a listed file: the ring cannot switch)...
+    fs::set_permissions(dir.path().join(first.pem_file_name()), fs::Permissions::from_mode(0o640)).expect("chmod");
+    // ...and the pending key is revoked.
+    lifecycle::revoke(dir.path(), &clock, &KeyRingConfig::default(), &second, "mistake", false, "test")
+        .expect("revoked");
+
+    let error = ring.reload().expect_err("a listed key file is bad");
+    assert!(matches!(error, KeyError::InsecurePermissions { .. }), "{error}");
+    assert_eq!(kids(&ring.jwks()), [first.to_string()], "the revoked key left the JWKS anyway");
+    assert_eq!(ring.signing_kid(), Some(first.to_string()), "the last good signer keeps signing");
+    assert!(ring.problem().is_some_and(|p| p.contains(&first.pem_file_name())));
+}

@@ -202,6 +202,44 @@ impl KeyDir {
         Ok(())
     }
 
+    /// Everything wrong with the directory, one sentence each: `keys.json` that does not parse,
+    /// a listed key that cannot be used, any `.pem` (listed or not) readable by group or others.
+    /// Empty when identity would load it as is. A missing directory is not judged here.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let Ok(entries) = fs::read_dir(&self.path) else {
+            return problems;
+        };
+        let mut pems: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|entry| entry.path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "pem"))
+            .collect();
+        pems.sort();
+        for path in pems {
+            let checked = fs::metadata(&path)
+                .map_err(|e| KeyError::io(&path, e))
+                .and_then(|metadata| check_private_mode(&path, metadata.permissions().mode()));
+            if let Err(error) = checked {
+                problems.push(error.to_string());
+            }
+        }
+        match self.read_schedule() {
+            Err(KeyError::NotInitialized { .. }) => {}
+            Err(error) => problems.push(error.to_string()),
+            Ok(schedule) => {
+                for meta in schedule.keys.iter().filter(|meta| meta.revoked_at.is_none()) {
+                    match self.read_private_key(&meta.kid) {
+                        // Already said above, from the directory listing.
+                        Err(KeyError::InsecurePermissions { .. }) | Ok(_) => {}
+                        Err(error) => problems.push(error.to_string()),
+                    }
+                }
+            }
+        }
+        problems
+    }
+
     /// Removes `<kid>.pem`; already gone is fine.
     pub fn remove_private_key(&self, kid: &Kid) -> Result<(), KeyError> {
         let path = self.pem_path(kid);
