@@ -57,7 +57,7 @@ async fn main() -> anyhow::Result<()> {
     println!("  curl -b jar {edge_url}/api/profile");
     println!("Press Ctrl-C to stop.");
 
-    tokio::signal::ctrl_c().await.context("cannot listen for Ctrl-C")?;
+    service_kit::serve::shutdown_signal().await;
     stack.edge.stop().await?;
     stack.core_api.stop().await?;
     stack.identity.stop().await?;
