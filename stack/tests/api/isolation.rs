@@ -83,7 +83,7 @@ impl Topology {
             .is_ok_and(|status| status.success())
     }
 
-    fn wait_until_connectable(&mut self, ns: &str, addr: Ipv4Addr, port: u16, what: &str) {
+    async fn wait_until_connectable(&mut self, ns: &str, addr: Ipv4Addr, port: u16, what: &str) {
         let started = Instant::now();
         while !self.can_connect(ns, addr, port) {
             for child in &mut self.children {
@@ -92,7 +92,7 @@ impl Topology {
                 }
             }
             assert!(started.elapsed() < DEADLINE, "{what} did not listen on {addr}:{port}");
-            std::thread::sleep(Duration::from_millis(50));
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 }
@@ -178,8 +178,8 @@ fn curl(topology: &Topology, ns: &str, args: &[&str]) -> Output {
     command.output().expect("curl runs")
 }
 
-#[test]
-fn from_the_public_network_only_edge_answers_and_a_proxied_call_works() {
+#[tokio::test]
+async fn from_the_public_network_only_edge_answers_and_a_proxied_call_works() {
     if !can_run() {
         return;
     }
@@ -232,7 +232,7 @@ fn from_the_public_network_only_edge_answers_and_a_proxied_call_works() {
         .spawn()
         .expect("aiosmtpd starts (pip install aiosmtpd)");
     topology.children.push(smtp);
-    topology.wait_until_connectable(&egress.clone(), smtp_addr, SMTP_PORT, "aiosmtpd");
+    topology.wait_until_connectable(&egress.clone(), smtp_addr, SMTP_PORT, "aiosmtpd").await;
 
     let mut given = HashMap::new();
     given.insert("SMTP_URL", format!("smtp://{smtp_addr}:{SMTP_PORT}"));
@@ -257,7 +257,14 @@ fn from_the_public_network_only_edge_answers_and_a_proxied_call_works() {
         .expect("identity keys runs");
     assert!(status.success(), "the key service exits 0");
 
-    let start = |topology: &mut Topology, service: &str, bin: &PathBuf, overrides: Vec<(&str, String)>| {
+    async fn start(
+        topology: &mut Topology,
+        services: &Value,
+        given: &HashMap<&str, String>,
+        service: &str,
+        bin: &PathBuf,
+        overrides: Vec<(&str, String)>,
+    ) {
         let (_, variable, port) = LISTEN.iter().find(|(name, _, _)| *name == service).expect("listens");
         let mut overrides = overrides;
         overrides.push((variable, format!("0.0.0.0:{port}")));
@@ -266,7 +273,7 @@ fn from_the_public_network_only_edge_answers_and_a_proxied_call_works() {
         let child = topology
             .exec(&ns, bin)
             .env_clear()
-            .envs(environment(&services[service], &given, &overrides))
+            .envs(environment(&services[service], given, &overrides))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -287,12 +294,13 @@ fn from_the_public_network_only_edge_answers_and_a_proxied_call_works() {
                 break;
             }
             assert!(started.elapsed() < DEADLINE, "{service} did not become ready");
-            std::thread::sleep(Duration::from_millis(100));
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-    };
-    start(&mut topology, "identity", &identity_bin, vec![("DATABASE_URL", sqlite("identity.db")), ("KEYS_DIR", keys_dir)]);
-    start(&mut topology, "core-api", &core_api_bin, vec![("DATABASE_URL", sqlite("core-api.db"))]);
-    start(&mut topology, "edge", &edge_bin, vec![]);
+    }
+    let identity_env = vec![("DATABASE_URL", sqlite("identity.db")), ("KEYS_DIR", keys_dir)];
+    start(&mut topology, services, &given, "identity", &identity_bin, identity_env).await;
+    start(&mut topology, services, &given, "core-api", &core_api_bin, vec![("DATABASE_URL", sqlite("core-api.db"))]).await;
+    start(&mut topology, services, &given, "edge", &edge_bin, vec![]).await;
 
     // Who can reach whom.
     let edge_public = address("public", host("edge"));
