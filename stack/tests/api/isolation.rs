@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -262,7 +262,7 @@ async fn from_the_public_network_only_edge_answers_and_a_proxied_call_works() {
         services: &Value,
         given: &HashMap<&str, String>,
         service: &str,
-        bin: &PathBuf,
+        bin: &Path,
         overrides: Vec<(&str, String)>,
     ) {
         let (_, variable, port) = LISTEN.iter().find(|(name, _, _)| *name == service).expect("listens");
