@@ -123,7 +123,6 @@ pub fn app(state: AppState) -> Router {
         .merge(health::routes())
         .merge(pages::routes(state.public_origin.is_secure()))
         .merge(auth_api::routes())
-        .route("/dev/mailbox", axum::routing::get(auth_api::dev_mailbox))
         .route("/api/{*path}", any(proxy::proxy_to_core_api))
         .layer(
             TraceLayer::new_for_http()

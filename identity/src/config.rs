@@ -84,10 +84,16 @@ pub struct Config {
     pub reset_ttl: Duration,
 
     /// SMTP server for outgoing mail: `smtp://host:port` (plain), `smtp://host:port?tls=required`
-    /// (STARTTLS), `smtps://host:port` (TLS), credentials as `user:password@`. Unset: mail goes to
-    /// the development outbox (`GET /v1/dev/outbox`).
+    /// (STARTTLS), `smtps://host:port` (TLS), credentials as `user:password@`. Required unless
+    /// `DEV_MAILBOX=true`.
     #[arg(long, env = "SMTP_URL")]
     pub smtp_url: Option<crate::mail::SmtpUrl>,
+
+    /// Development only: keep mail (reset links included) in the outbox, shown to anyone who can
+    /// reach edge's `/dev/mailbox`, instead of sending it. Exclusive with `SMTP_URL`.
+    #[arg(long, env = "DEV_MAILBOX", default_value = "false", action = ArgAction::Set,
+          value_parser = BoolishValueParser::new())]
+    pub dev_mailbox: bool,
 
     /// The sender of every mail.
     #[arg(long, env = "MAIL_FROM", default_value = "Gatehouse <no-reply@localhost>")]
@@ -136,7 +142,22 @@ impl Config {
         if self.session_ttl > self.session_max_age {
             return Err("SESSION_TTL must not be longer than SESSION_MAX_AGE".into());
         }
+        self.check_mail_settings()?;
         Ok(())
+    }
+
+    /// Mail goes to exactly one place (DESIGN §8): a deployment that forgets `SMTP_URL` stops
+    /// here instead of publishing every reset link at `/dev/mailbox`. One line naming both.
+    pub fn check_mail_settings(&self) -> Result<(), String> {
+        match (&self.smtp_url, self.dev_mailbox) {
+            (Some(_), false) | (None, true) => Ok(()),
+            (None, false) => Err("SMTP_URL is not set: set it to the mail server, or set DEV_MAILBOX=true \
+                                  for development only (mail then shows at /dev/mailbox to anyone)"
+                .into()),
+            (Some(_), true) => Err("SMTP_URL and DEV_MAILBOX=true are both set: choose one (DEV_MAILBOX=true \
+                                    keeps mail at /dev/mailbox instead of sending it)"
+                .into()),
+        }
     }
 }
 
@@ -147,7 +168,7 @@ mod tests {
 
     #[test]
     fn defaults_follow_the_contract() {
-        let config = Config::try_parse_from(["identity"]).expect("defaults parse");
+        let config = Config::try_parse_from(["identity", "--dev-mailbox", "true"]).expect("defaults parse");
         assert_eq!(config.session_ttl, Duration::from_secs(7 * 86_400));
         assert_eq!(config.session_update_age, Duration::from_secs(86_400));
         assert_eq!(config.session_max_age, Duration::from_secs(30 * 86_400));
@@ -176,5 +197,21 @@ mod tests {
     fn a_ttl_longer_than_the_maximum_is_refused_by_name() {
         let config = Config::try_parse_from(["identity", "--session-ttl", "40d"]).expect("parses");
         assert!(config.validate().unwrap_err().contains("SESSION_TTL"));
+    }
+
+    #[test]
+    fn mail_needs_exactly_one_of_smtp_url_and_dev_mailbox_named_in_one_line() {
+        let neither = Config::try_parse_from(["identity"]).expect("parses").validate().unwrap_err();
+        let both = Config::try_parse_from(["identity", "--smtp-url", "smtp://mail:25", "--dev-mailbox", "true"])
+            .expect("parses")
+            .validate()
+            .unwrap_err();
+        for message in [neither, both] {
+            assert!(message.contains("SMTP_URL") && message.contains("DEV_MAILBOX"), "{message}");
+            assert!(!message.contains('\n'), "{message}");
+        }
+        let smtp = Config::try_parse_from(["identity", "--smtp-url", "smtp://mail:25"]).expect("parses");
+        assert!(smtp.validate().is_ok());
+        assert!(!smtp.dev_mailbox, "DEV_MAILBOX defaults to false");
     }
 }

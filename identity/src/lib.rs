@@ -73,10 +73,10 @@ struct Shared {
 
 impl AppState {
     /// Builds the state from the configuration and opened parts; computes the dummy password
-    /// hash (one argon2 run) and starts the mail delivery (`SMTP_URL`, `MAIL_FROM`).
+    /// hash (one argon2 run) and starts the mail senders (`SMTP_URL`, `DEV_MAILBOX`, `MAIL_FROM`).
     pub async fn new(config: &Config, db: Database, keyring: KeyRing, clock: Clock) -> anyhow::Result<AppState> {
         let hasher = Hasher::new().await?;
-        let mailer = Mailer::start(config).map_err(anyhow::Error::msg)?;
+        let mailer = Mailer::start(config, &db, clock.clone()).map_err(anyhow::Error::msg)?;
         let session_cache = SessionCache::new(config.session_cache.enabled_for(db.backend));
         Ok(AppState {
             inner: Arc::new(Shared {
@@ -147,7 +147,7 @@ impl AppState {
         self.inner.jwks_max_age
     }
 
-    /// Outgoing mail (SMTP or the development outbox).
+    /// Outgoing mail: the outbox and its senders (or the development mailbox).
     pub fn mailer(&self) -> &Mailer {
         &self.inner.mailer
     }
@@ -226,6 +226,7 @@ pub struct Server {
     key_watcher: tokio::task::JoinHandle<()>,
     serve_options: ServeOptions,
     keyring: KeyRing,
+    mailer: Mailer,
 }
 
 impl Server {
@@ -252,7 +253,8 @@ impl Server {
         let key_watcher = keyring.spawn_watcher(KEY_WATCH_INTERVAL);
         let keyring = keyring.clone();
         let serve_options = ServeOptions { grace: config.shutdown_grace, ..ServeOptions::default() };
-        Ok(Server { listener, addr, router: app(state), key_watcher, serve_options, keyring })
+        let mailer = state.mailer().clone();
+        Ok(Server { listener, addr, router: app(state), key_watcher, serve_options, keyring, mailer })
     }
 
     /// The bound address.
@@ -267,11 +269,12 @@ impl Server {
     }
 
     /// Serves until `shutdown` resolves, then stops accepting, lets requests in flight finish
-    /// within the grace period and returns.
+    /// within the grace period, lets the mail senders finish the attempts in hand and returns.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let Server { listener, router, key_watcher, serve_options, .. } = self;
+        let Server { listener, router, key_watcher, serve_options, mailer, .. } = self;
         let served = service_kit::serve::serve(listener, router, serve_options, shutdown).await;
         key_watcher.abort();
+        mailer.stop().await;
         served
     }
 }

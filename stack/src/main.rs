@@ -38,10 +38,14 @@ async fn main() -> anyhow::Result<()> {
     let mut identity_config = identity::Config::try_parse_from(["identity"])?;
     identity_config.database_url = args.identity_database_url;
     identity_config.keys_dir = args.keys_dir;
+    // The development command keeps mail for /dev/mailbox unless SMTP_URL names a server (DESIGN
+    // §8); DEV_MAILBOX set in the environment is honoured as it is.
+    identity_config.dev_mailbox = identity_config.dev_mailbox || identity_config.smtp_url.is_none();
     let mut core_config = core_api::Config::try_parse_from(["core-api"])?;
     core_config.database_url = args.core_api_database_url;
     let edge_config = edge::Config::try_parse_from(["edge"])?;
     let public_url = edge_config.public_url.clone();
+    let dev_mailbox = identity_config.dev_mailbox;
 
     let stack = stack::start(identity_config, core_config, edge_config, clock).await?;
     let edge_url = stack.edge.url();
@@ -49,6 +53,9 @@ async fn main() -> anyhow::Result<()> {
     println!("  edge (public):     {edge_url}   <- open this ({public_url})");
     println!("  identity (private): {}", stack.identity.url());
     println!("  core-api (private): {}", stack.core_api.url());
+    if dev_mailbox {
+        println!("  mail (DEV_MAILBOX): {edge_url}/dev/mailbox   <- mail is kept here, not sent");
+    }
     println!();
     println!("Try it:");
     println!(

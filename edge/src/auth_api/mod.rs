@@ -1,16 +1,13 @@
 //! The Better-Auth-compatible JSON API under `/api/auth/` (better-auth-shapes.md): sign-up,
 //! sign-in, get-session, sign-out and ok here, the signed-in user's sessions and account in
-//! `account`, the mail links (verification, password reset) in `mail_flows`, and the
-//! development mailbox page in `dev_mailbox`. Handlers check origin and body, call identity,
+//! `account`, and the mail links (verification, password reset) in `mail_flows`. Handlers check
+//! origin and body, call identity,
 //! relay its refusals unchanged and set or clear the session cookie. The secret session token goes only into `Set-Cookie`, never into
 //! a body.
 
 mod account;
-mod dev_mailbox;
 mod input;
 mod mail_flows;
-
-pub use dev_mailbox::dev_mailbox;
 
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};

@@ -1,9 +1,11 @@
-//! The server-rendered pages (DESIGN §8) and the static CSS and JavaScript they load. Pages only
+//! The server-rendered pages (DESIGN §8), the development mailbox, and the static CSS and
+//! JavaScript they load. Pages only
 //! render: every form is submitted by `/static/app.js` to the same `/api/auth/*` and `/api/*`
 //! JSON endpoints a Better-Auth frontend uses; no page handler changes state. Every response of
 //! this router carries the security headers below; reflected values are always HTML-escaped.
 
 mod assets;
+mod dev_mailbox;
 mod html;
 mod public;
 mod signed_in;
@@ -38,6 +40,7 @@ pub fn routes(https: bool) -> Router<AppState> {
         .route("/reset-password", get(public::reset_password))
         .route("/account", get(signed_in::account))
         .route("/app", get(signed_in::app_page))
+        .route("/dev/mailbox", get(dev_mailbox::dev_mailbox))
         .route(assets::CSS_PATH, get(assets::stylesheet))
         .route(assets::JS_PATH, get(assets::script))
         .layer(SetResponseHeaderLayer::overriding(

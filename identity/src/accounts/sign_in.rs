@@ -11,7 +11,7 @@ use super::{parse_client, Credentials, NewSession, SignedIn};
 use crate::error::ApiError;
 use crate::json::JsonBody;
 use crate::sessions::{self, cookie_max_age, Client, SessionJson, SessionToken};
-use crate::users::{self, Email, Name, NewUser, Password, User, UserJson};
+use crate::users::{self, CreateUserError, Email, Name, NewUser, Password, User, UserJson};
 use crate::AppState;
 
 /// `POST /v1/sign-up` body (unknown keys are ignored).
@@ -93,6 +93,7 @@ async fn start_session(
 }
 
 /// `POST /v1/sign-up`: creates the user and, unless email verification is required, signs in.
+/// With verification required, a taken address gets the same answer as a new one.
 pub async fn sign_up(
     State(state): State<AppState>,
     JsonBody(request): JsonBody<SignUpRequest>,
@@ -110,7 +111,26 @@ pub async fn sign_up(
         image: request.image.as_deref(),
     };
     let now = state.clock().now_millis();
-    let user = users::create(state.pool(), new_user, uuid::Uuid::new_v4().to_string(), now).await?;
+    let user = match users::create(state.pool(), new_user, uuid::Uuid::new_v4().to_string(), now).await {
+        Ok(user) => user,
+        // DESIGN §14: with verification required, sign-up for a taken address answers exactly as
+        // for a new one (no session either way; the password was hashed all the same) and the
+        // owner gets a notice instead of a verification link.
+        Err(CreateUserError::EmailTaken) if state.require_email_verification() => {
+            crate::links::notify_owner_of_sign_up_attempt(&state, &email).await;
+            let as_if_new = User {
+                id: uuid::Uuid::new_v4().to_string(),
+                email: email.as_str().to_owned(),
+                name: name.as_str().to_owned(),
+                email_verified: false,
+                image: request.image,
+                created_at: now,
+                updated_at: now,
+            };
+            return Ok(Json(SignedIn::new(&as_if_new, None, now)).into_response());
+        }
+        Err(err) => return Err(err.into()),
+    };
     tracing::info!(user_id = %user.id, "user signed up");
     crate::links::send_verification_after_sign_up(&state, &user).await;
 

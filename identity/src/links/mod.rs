@@ -2,14 +2,15 @@
 //! (`reset`). A link's token is 32 CSPRNG bytes in base64url, stored only as its SHA-256 in
 //! `verification_tokens`, bound to one purpose and one user, expiring, and used up by exactly one
 //! atomic `UPDATE … WHERE used_at IS NULL`. Requests about an unknown address answer as for a
-//! known one and send nothing; `quota` caps the mails per address. The token is never logged.
+//! known one and send nothing; `quota` caps the mails per address. A link's mail is written to
+//! the outbox in the transaction that stores its token. The token is never logged.
 
 pub mod quota;
 mod reset;
 mod verification;
 
 pub use reset::{check_reset_token, request_password_reset, reset_password};
-pub use verification::{send_verification_after_sign_up, send_verification_email, verify_email};
+pub use verification::{notify_owner_of_sign_up_attempt, send_verification_after_sign_up, send_verification_email, verify_email};
 
 use serde::Deserialize;
 use sqlx::{Any, AnyPool, Executor};
@@ -64,8 +65,15 @@ pub enum Refusal {
     Expired,
 }
 
-/// Stores a new token for `user_id` and `purpose`, valid until `now + ttl_ms`.
-pub async fn issue(pool: &AnyPool, purpose: Purpose, user_id: &str, now: i64, ttl_ms: i64) -> Result<LinkToken, sqlx::Error> {
+/// Stores a new token for `user_id` and `purpose`, valid until `now + ttl_ms` (in the caller's
+/// transaction, beside the mail that carries it).
+pub async fn issue<'e>(
+    executor: impl Executor<'e, Database = Any>,
+    purpose: Purpose,
+    user_id: &str,
+    now: i64,
+    ttl_ms: i64,
+) -> Result<LinkToken, sqlx::Error> {
     let token = LinkToken::generate();
     sqlx::query(
         "INSERT INTO verification_tokens (token_hash, purpose, user_id, expires_at, used_at, created_at) \
@@ -76,7 +84,7 @@ pub async fn issue(pool: &AnyPool, purpose: Purpose, user_id: &str, now: i64, tt
     .bind(user_id)
     .bind(now.saturating_add(ttl_ms))
     .bind(now)
-    .execute(pool)
+    .execute(executor)
     .await?;
     Ok(token)
 }

@@ -12,6 +12,7 @@ use super::{callback_or, consume, is_usable, issue, millis, quota, retire_all, P
 use crate::error::ApiError;
 use crate::json::JsonBody;
 use crate::mail::compose::{self, DEFAULT_RESET_CALLBACK};
+use crate::mail::MailKind;
 use crate::sessions;
 use crate::users::{self, Email, Password};
 use crate::AppState;
@@ -82,10 +83,13 @@ async fn mail_reset_link(state: &AppState, email: &Email, callback: &str, now: i
         return Ok(());
     }
     let ttl = state.reset_ttl();
-    let token = issue(state.pool(), Purpose::ResetPassword, &user.id, now, millis(ttl)).await?;
     let mailer = state.mailer();
+    let mut transaction = state.pool().begin().await?;
+    let token = issue(&mut *transaction, Purpose::ResetPassword, &user.id, now, millis(ttl)).await?;
     let mail = compose::reset_mail(mailer.public_url(), &user.email, token.expose_secret(), callback, &compose::ttl_text(ttl));
-    mailer.send(mail, now);
+    mailer.write(&mut *transaction, &mail, MailKind::PasswordReset, now, now.saturating_add(millis(ttl))).await?;
+    transaction.commit().await?;
+    mailer.wake();
     tracing::info!(user_id = %user.id, "password reset mail queued");
     Ok(())
 }

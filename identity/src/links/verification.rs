@@ -1,5 +1,6 @@
 //! Email verification: the mail at sign-up and on request, and the link's use, which marks the
-//! address verified. An unknown or already verified address gets the same answer and no mail.
+//! address verified. An unknown or already verified address gets the same answer and no mail;
+//! with verification required, sign-up for a taken address mails its owner a notice instead.
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -11,6 +12,7 @@ use super::{callback_or, consume, issue, millis, quota, refusal, retire_all, Pur
 use crate::error::ApiError;
 use crate::json::JsonBody;
 use crate::mail::compose::{self, DEFAULT_VERIFY_CALLBACK};
+use crate::mail::MailKind;
 use crate::users::{self, Email, User, UserJson};
 use crate::AppState;
 
@@ -75,8 +77,9 @@ async fn mail_verification_link(state: &AppState, user: &User, callback: &str, n
         return Ok(());
     }
     let ttl = state.verification_ttl();
-    let token = issue(state.pool(), Purpose::VerifyEmail, &user.id, now, millis(ttl)).await?;
     let mailer = state.mailer();
+    let mut transaction = state.pool().begin().await?;
+    let token = issue(&mut *transaction, Purpose::VerifyEmail, &user.id, now, millis(ttl)).await?;
     let mail = compose::verification_mail(
         mailer.public_url(),
         &user.email,
@@ -84,9 +87,37 @@ async fn mail_verification_link(state: &AppState, user: &User, callback: &str, n
         callback,
         &compose::ttl_text(ttl),
     );
-    mailer.send(mail, now);
+    mailer.write(&mut *transaction, &mail, MailKind::EmailVerification, now, now.saturating_add(millis(ttl))).await?;
+    transaction.commit().await?;
+    mailer.wake();
     tracing::info!(user_id = %user.id, "verification mail queued");
     Ok(())
+}
+
+/// Sign-up for an address that already has an account, with verification required (DESIGN
+/// §14): instead of a verification link, the owner gets a notice. It counts against the same
+/// quota as the verification mail a new address gets, so the two cases stay alike; a failure is
+/// logged and changes no answer.
+pub async fn notify_owner_of_sign_up_attempt(state: &AppState, email: &Email) {
+    let now = state.clock().now_millis();
+    let mailed = async {
+        if !quota::claim(state.pool(), email.as_str(), Purpose::VerifyEmail, now).await? {
+            tracing::info!("sign-up notice not sent: quota spent");
+            return Ok(());
+        }
+        let mailer = state.mailer();
+        let mail = compose::sign_up_notice_mail(mailer.public_url(), email.as_str());
+        let expires_at = now.saturating_add(millis(state.verification_ttl()));
+        let mut transaction = state.pool().begin().await?;
+        mailer.write(&mut *transaction, &mail, MailKind::SignUpNotice, now, expires_at).await?;
+        transaction.commit().await?;
+        mailer.wake();
+        tracing::info!("sign-up for a taken address: notice queued for its owner");
+        Ok::<(), sqlx::Error>(())
+    };
+    if let Err(err) = mailed.await {
+        tracing::error!(error = %err, "sign-up notice not sent");
+    }
 }
 
 /// `POST /v1/verification/verify` `{token}` → `200 {"status":true,"user"}` and the address is

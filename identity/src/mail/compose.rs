@@ -1,7 +1,7 @@
 //! The texts of identity's mails and their links, which follow Better-Auth's flow (DESIGN §8):
 //! verification `{PUBLIC_URL}/api/auth/verify-email?token=…&callbackURL=…`, reset
-//! `{PUBLIC_URL}/api/auth/reset-password/<token>?callbackURL=…`. Everything put into HTML is
-//! escaped.
+//! `{PUBLIC_URL}/api/auth/reset-password/<token>?callbackURL=…`; the sign-up notice links the
+//! sign-in and forgot-password pages. Everything put into HTML is escaped.
 
 use service_kit::html::escape_html;
 use super::Mail;
@@ -51,6 +51,31 @@ pub fn reset_mail(public_url: &str, to: &str, token: &str, callback: &str, ttl_t
     );
     Mail { to: to.to_owned(), subject: "Reset your password".into(), text, html, links: vec![link] }
 }
+
+/// The notice to `to`, who has an account, that someone tried to sign up with the address
+/// (DESIGN §14): it carries no token, only the sign-in page and the page that mails a reset link.
+pub fn sign_up_notice_mail(public_url: &str, to: &str) -> Mail {
+    let sign_in = format!("{public_url}/sign-in");
+    let reset = format!("{public_url}/forgot-password");
+    let text = format!(
+        "Hello,\n\nSomeone tried to sign up for Gatehouse with your email address, which already has an \
+         account. If it was you, sign in:\n\n{sign_in}\n\nor, if you forgot your password, reset it:\n\n{reset}\n\n\
+         If it was not you, ignore this mail: nothing has changed.\n"
+    );
+    let (sign_in_html, reset_html) = (escape_html(&sign_in), escape_html(&reset));
+    let html = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{SIGN_UP_NOTICE_SUBJECT}</title></head>\
+         <body><p>Hello,</p><p>Someone tried to sign up for Gatehouse with your email address, which already \
+         has an account.</p><p>If it was you: <a href=\"{sign_in_html}\">sign in</a>, or, if you forgot your \
+         password, <a href=\"{reset_html}\">reset it</a>.</p>\
+         <p>Or copy one of these addresses into your browser: {sign_in_html} or {reset_html}</p>\
+         <p>If it was not you, ignore this mail: nothing has changed.</p></body></html>\n"
+    );
+    Mail { to: to.to_owned(), subject: SIGN_UP_NOTICE_SUBJECT.into(), text, html, links: vec![sign_in, reset] }
+}
+
+/// The subject of the sign-up notice.
+pub const SIGN_UP_NOTICE_SUBJECT: &str = "Sign-up attempt with your email address";
 
 /// A duration as a mail states it: whole days, hours or minutes.
 pub fn ttl_text(ttl: std::time::Duration) -> String {
@@ -113,6 +138,15 @@ mod tests {
         assert_eq!(escape_html(r#"<a href="x">'&'</a>"#), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
         let mail = reset_mail("http://h", "a@example.com", "T", "/p?a=<b>", "1 hour");
         assert!(!mail.html.contains("<b>"));
+    }
+
+    #[test]
+    fn the_sign_up_notice_points_to_sign_in_and_reset_and_carries_no_token() {
+        let mail = sign_up_notice_mail("https://auth.example", "a@example.com");
+        assert_eq!(mail.links, ["https://auth.example/sign-in", "https://auth.example/forgot-password"]);
+        assert!(mail.text.contains("https://auth.example/forgot-password") && mail.text.contains("tried to sign up"));
+        assert!(mail.html.contains("href=\"https://auth.example/sign-in\""));
+        assert!(!mail.text.contains("token"));
     }
 
     #[test]

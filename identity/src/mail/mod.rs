@@ -1,22 +1,29 @@
-//! Outgoing mail: what a mail is (`Mail`), how it is written (`compose`), and where it goes —
-//! an SMTP server through a bounded background queue (`smtp`), or, when `SMTP_URL` is unset, the
-//! development outbox (`outbox`). Sending never waits for a mail server and never fails the
-//! request that caused it. A mail carries a secret link: its `Debug` shows only the recipient and
+//! Outgoing mail: what a mail is (`Mail`), how it is written (`compose`), the durable outbox it
+//! is written to in the transaction that creates its link (`outbox`), and the sender that
+//! delivers it to the SMTP server with retries (`sender`, `smtp`) — or, with `DEV_MAILBOX=true`,
+//! keeps it for edge's `/dev/mailbox`. A request never waits for a mail server and never fails
+//! because of one. A mail carries a secret link: its `Debug` shows only the recipient and
 //! subject, and no log line ever holds a body or a link.
 
 pub mod compose;
 pub mod outbox;
+pub mod sender;
 mod smtp;
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use lettre::message::Mailbox;
 use secrecy::{ExposeSecret, SecretString};
+use service_kit::db::Database;
+use service_kit::Clock;
+use sqlx::{Any, Executor};
+use tokio::sync::Notify;
 
 use crate::config::Config;
 
-pub use outbox::{list_outbox, Outbox};
+pub use outbox::{list_outbox, pending_count};
 
 /// One mail to one recipient, with a plain-text and an HTML body.
 #[derive(Clone)]
@@ -72,64 +79,118 @@ impl fmt::Debug for SmtpUrl {
     }
 }
 
-/// Where mail goes.
-#[derive(Clone, Debug)]
-enum Delivery {
-    /// To the SMTP worker's queue.
-    Smtp(smtp::Queue),
-    /// Into the development outbox.
-    Outbox(Outbox),
+/// What a mail is for: it decides the priority and the quota kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MailKind {
+    /// A password-reset link: sent before anything else.
+    PasswordReset,
+    /// An email-verification link.
+    EmailVerification,
+    /// The notice to an account's owner that someone tried to sign up with their address.
+    SignUpNotice,
 }
 
-/// Sends mail without waiting for it to be delivered. Cheap to clone.
-#[derive(Clone, Debug)]
-pub struct Mailer {
+impl MailKind {
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailKind::PasswordReset => "reset-password",
+            MailKind::EmailVerification => "verify-email",
+            MailKind::SignUpNotice => "sign-up-notice",
+        }
+    }
+
+    /// Lower goes first; password reset has a sender lane of its own for priority 0.
+    pub fn priority(self) -> i64 {
+        match self {
+            MailKind::PasswordReset => 0,
+            MailKind::EmailVerification | MailKind::SignUpNotice => 1,
+        }
+    }
+}
+
+/// Where mail goes.
+enum Delivery {
+    /// To the SMTP server, by the sender tasks.
+    Smtp(sender::Senders),
+    /// Kept in the outbox for the development mailbox (`DEV_MAILBOX=true`).
+    DevMailbox,
+}
+
+struct Shared {
     delivery: Delivery,
     public_url: String,
+    /// Wakes the senders after a mail is committed.
+    wake: Arc<Notify>,
+}
+
+/// Writes mail to the outbox and wakes its senders. Cheap to clone.
+#[derive(Clone)]
+pub struct Mailer {
+    inner: Arc<Shared>,
+}
+
+impl fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mailer").field("dev_mailbox", &self.dev_mailbox()).finish_non_exhaustive()
+    }
 }
 
 impl Mailer {
-    /// Checks `SMTP_URL` and `MAIL_FROM` and, with an SMTP server, starts the delivery worker
-    /// (it ends when the last `Mailer` clone is dropped). The error names the variable.
-    pub fn start(config: &Config) -> Result<Mailer, String> {
+    /// Checks `MAIL_FROM` and `SMTP_URL` and, with an SMTP server, starts the senders over `db`
+    /// (they stop with [`Mailer::stop`] or when the last clone is dropped). The error names the
+    /// variable.
+    pub fn start(config: &Config, db: &Database, clock: Clock) -> Result<Mailer, String> {
         let from: Mailbox = config
             .mail_from
             .parse()
             .map_err(|err| format!("MAIL_FROM must be an address like `Gatehouse <no-reply@example.com>`: {err}"))?;
+        config.check_mail_settings()?;
+        let wake = Arc::new(Notify::new());
         let delivery = match &config.smtp_url {
-            Some(url) => Delivery::Smtp(smtp::Queue::start(url, from)?),
-            None => {
-                tracing::warn!(
-                    "SMTP_URL is unset: development mode. Mail (with its verification and reset \
-                     links) goes to the outbox, which edge shows at /dev/mailbox to anyone who can \
-                     reach it. Set SMTP_URL in production."
-                );
-                Delivery::Outbox(Outbox::default())
+            Some(url) => {
+                let smtp = smtp::Smtp::new(url, from)?;
+                Delivery::Smtp(sender::Senders::start(db.clone(), smtp, clock, wake.clone()))
             }
+            None => Delivery::DevMailbox,
         };
         let public_url = config.public_url.trim_end_matches('/').to_owned();
-        Ok(Mailer { delivery, public_url })
+        Ok(Mailer { inner: Arc::new(Shared { delivery, public_url, wake }) })
     }
 
-    /// Hands a mail over for delivery at `now` (ms since the epoch); never waits for a server.
-    pub fn send(&self, mail: Mail, now: i64) {
-        match &self.delivery {
-            Delivery::Smtp(queue) => queue.push(mail),
-            Delivery::Outbox(outbox) => outbox.push(mail, now),
-        }
+    /// Writes `mail` to the outbox in the caller's transaction; call [`Mailer::wake`] once it
+    /// has committed. The sender gives it up if it cannot go out before `expires_at`.
+    pub async fn write<'e>(
+        &self,
+        executor: impl Executor<'e, Database = Any>,
+        mail: &Mail,
+        kind: MailKind,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), sqlx::Error> {
+        outbox::write(executor, mail, kind, self.dev_mailbox(), now, expires_at).await
     }
 
-    /// The development outbox, which exists only when `SMTP_URL` is unset.
-    pub fn outbox(&self) -> Option<&Outbox> {
-        match &self.delivery {
-            Delivery::Outbox(outbox) => Some(outbox),
-            Delivery::Smtp(_) => None,
+    /// Wakes this process's senders: a mail has been committed.
+    pub fn wake(&self) {
+        self.inner.wake.notify_waiters();
+    }
+
+    /// Whether mail is kept for the development mailbox (`DEV_MAILBOX=true`) instead of sent.
+    pub fn dev_mailbox(&self) -> bool {
+        matches!(self.inner.delivery, Delivery::DevMailbox)
+    }
+
+    /// Stops the senders after the attempts in hand (a stopping identity).
+    pub async fn stop(&self) {
+        if let Delivery::Smtp(senders) = &self.inner.delivery {
+            senders.stop().await;
         }
     }
 
     /// `PUBLIC_URL` without a trailing `/`: the base of every link in a mail.
     pub fn public_url(&self) -> &str {
-        &self.public_url
+        &self.inner.public_url
     }
 }
 
@@ -154,13 +215,20 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn without_smtp_url_mail_goes_to_the_outbox_and_a_bad_sender_is_named() {
-        let config = Config::try_parse_from(["identity"]).unwrap();
-        let mailer = Mailer::start(&config).unwrap();
-        assert!(mailer.outbox().is_some());
-        let config = Config::try_parse_from(["identity", "--smtp-url", "smtp://127.0.0.1:2525"]).unwrap();
-        assert!(Mailer::start(&config).unwrap().outbox().is_none());
-        let config = Config::try_parse_from(["identity", "--mail-from", "not an address"]).unwrap();
-        assert!(Mailer::start(&config).unwrap_err().starts_with("MAIL_FROM"));
+    async fn mail_goes_to_exactly_one_place_and_a_bad_sender_is_named() {
+        let (_dir, db) = outbox::tests::store().await;
+        let start = |args: &[&str]| {
+            let config = Config::try_parse_from(["identity"].iter().chain(args)).unwrap();
+            Mailer::start(&config, &db, Clock::adjustable())
+        };
+        assert!(start(&["--dev-mailbox", "true"]).unwrap().dev_mailbox());
+        let smtp = start(&["--smtp-url", "smtp://127.0.0.1:2525"]).unwrap();
+        assert!(!smtp.dev_mailbox());
+        smtp.stop().await;
+        let neither = start(&[]).unwrap_err();
+        assert!(neither.contains("SMTP_URL") && neither.contains("DEV_MAILBOX"), "{neither}");
+        let both = start(&["--smtp-url", "smtp://127.0.0.1:2525", "--dev-mailbox", "true"]).unwrap_err();
+        assert!(both.contains("SMTP_URL") && both.contains("DEV_MAILBOX"), "{both}");
+        assert!(start(&["--dev-mailbox", "true", "--mail-from", "not an address"]).unwrap_err().starts_with("MAIL_FROM"));
     }
 }

@@ -92,6 +92,8 @@ impl TestApp {
             &keys_dir,
             "--issuer",
             "http://identity.test:8081",
+            "--dev-mailbox",
+            "true",
         ];
         args.extend_from_slice(extra);
         let config = Config::try_parse_from(args).expect("test configuration parses");

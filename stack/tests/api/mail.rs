@@ -156,7 +156,7 @@ fn is_to(mail: &Value, to: &str) -> bool {
 /// A stack whose identity mails through `sink`.
 async fn stack_with_smtp(store: Store, sink: &SmtpSink) -> Option<TestStack> {
     let mut setup = Setup::new(store).await?;
-    setup.identity.smtp_url = Some(sink.url());
+    setup.use_smtp(sink.url());
     Some(setup.start().await)
 }
 
@@ -543,7 +543,7 @@ async fn with_verification_required_sign_in_waits_for_the_mailed_link() {
 async fn an_unreachable_mail_server_changes_no_answer() {
     let Some(mut setup) = Setup::new(Store::Sqlite).await else { return };
     let closed_port = TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
-    setup.identity.smtp_url = Some(format!("smtp://127.0.0.1:{closed_port}").parse().expect("an smtp URL"));
+    setup.use_smtp(format!("smtp://127.0.0.1:{closed_port}").parse().expect("an smtp URL"));
     let stack = setup.start().await;
     let browser = stack.browser();
     let email = unique_email("Offline");

@@ -80,6 +80,9 @@ impl Setup {
         identity.addr = "127.0.0.1:0".parse().expect("addr");
         identity.database_url = identity_db;
         identity.keys_dir = keys_dir;
+        // Mail stays in the outbox for /dev/mailbox unless a test points identity at an SMTP
+        // server (`Setup::use_smtp`).
+        identity.dev_mailbox = true;
         let mut core_api = core_api::Config::try_parse_from(["core-api"]).expect("core-api defaults");
         core_api.addr = "127.0.0.1:0".parse().expect("addr");
         core_api.database_url = core_db;
@@ -87,6 +90,12 @@ impl Setup {
         let mut edge = edge::Config::try_parse_from(["edge"]).expect("edge defaults");
         edge.addr = "127.0.0.1:0".parse().expect("addr");
         Some(Setup { identity, core_api, edge, clock, dir })
+    }
+
+    /// Sends identity's mail to the SMTP server at `url` instead of the development mailbox.
+    pub fn use_smtp(&mut self, url: identity::mail::SmtpUrl) {
+        self.identity.smtp_url = Some(url);
+        self.identity.dev_mailbox = false;
     }
 
     /// Starts the three services.
