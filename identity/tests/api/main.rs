@@ -7,3 +7,4 @@ mod account;
 mod accounts;
 mod discovery;
 mod exchange;
+mod startup;

@@ -1,8 +1,8 @@
 //! Mail links end to end: email verification and password reset through edge, delivered by
 //! identity to a real SMTP server (Python's aiosmtpd, started per test) or, without `SMTP_URL`,
 //! to the development outbox and `/dev/mailbox`. Waiting for a mail polls the mailbox with a
-//! deadline; "no mail" is asserted only after a later control mail has arrived (delivery is in
-//! order), never by waiting blindly.
+//! deadline; "no mail" is asserted only after a later control mail has arrived, never by waiting
+//! blindly. `durable_mail` reuses the SMTP sink.
 
 use std::io::Write as _;
 use std::net::TcpListener;
@@ -18,12 +18,12 @@ use tempfile::TempDir;
 use crate::support::{api_status, assert_code, claims_of, json_of, post_raw, unique_email, Browser, Setup, Store, TestStack, PASSWORD};
 
 const NEW_PASSWORD: &str = "a brand new passphrase";
-const RESET_MESSAGE: &str = "If this email exists in our system, check your email for the reset link";
-const VERIFY_SUBJECT: &str = "Confirm your email address";
-const RESET_SUBJECT: &str = "Reset your password";
+pub(crate) const RESET_MESSAGE: &str = "If this email exists in our system, check your email for the reset link";
+pub(crate) const VERIFY_SUBJECT: &str = "Confirm your email address";
+pub(crate) const RESET_SUBJECT: &str = "Reset your password";
 /// How long a mail may take to arrive before the test fails.
-const MAIL_DEADLINE: Duration = Duration::from_secs(20);
-const POLL: Duration = Duration::from_millis(25);
+pub(crate) const MAIL_DEADLINE: Duration = Duration::from_secs(20);
+pub(crate) const POLL: Duration = Duration::from_millis(25);
 
 /// The aiosmtpd handler: every message becomes one JSON line (recipients, subject, decoded
 /// bodies), written with a single call so a reader never sees half a line.
@@ -56,7 +56,7 @@ class Sink:
 "#;
 
 /// A real SMTP server in a child process, killed on drop.
-struct SmtpSink {
+pub(crate) struct SmtpSink {
     child: Child,
     port: u16,
     mailbox: PathBuf,
@@ -66,7 +66,13 @@ struct SmtpSink {
 impl SmtpSink {
     /// Starts aiosmtpd on a free port and waits until it accepts connections; `None` (test
     /// skipped) when Python or aiosmtpd is missing — which fails instead when `CI=true`.
-    async fn start() -> Option<SmtpSink> {
+    pub(crate) async fn start() -> Option<SmtpSink> {
+        SmtpSink::start_on(free_port()).await
+    }
+
+    /// Whether aiosmtpd can run here; `false` (test skipped, after saying why) when Python or
+    /// aiosmtpd is missing — which fails instead when `CI=true`.
+    pub(crate) fn available() -> bool {
         let probe = Command::new("python3").args(["-c", "import aiosmtpd"]).output();
         let missing = match probe {
             Ok(output) if output.status.success() => None,
@@ -78,13 +84,20 @@ impl SmtpSink {
                 panic!("aiosmtpd is required when CI=true (pip install aiosmtpd): {why}");
             }
             eprintln!("skipping a real-SMTP test: aiosmtpd is not available ({why})");
+            return false;
+        }
+        true
+    }
+
+    /// Starts aiosmtpd on `port` (one that was refused until now, say).
+    pub(crate) async fn start_on(port: u16) -> Option<SmtpSink> {
+        if !SmtpSink::available() {
             return None;
         }
         let dir = tempfile::tempdir().expect("temp dir");
         let mut handler = std::fs::File::create(dir.path().join("gatehouse_sink.py")).expect("handler file");
         handler.write_all(SINK_HANDLER.as_bytes()).expect("handler written");
         let mailbox = dir.path().join("mailbox.jsonl");
-        let port = TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
         let child = Command::new("python3")
             .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "gatehouse_sink.Sink"])
             .arg(&mailbox)
@@ -106,12 +119,12 @@ impl SmtpSink {
     }
 
     /// `SMTP_URL` for identity.
-    fn url(&self) -> identity::mail::SmtpUrl {
+    pub(crate) fn url(&self) -> identity::mail::SmtpUrl {
         format!("smtp://127.0.0.1:{}", self.port).parse().expect("an smtp URL")
     }
 
     /// Every mail received so far, oldest first.
-    fn mails(&self) -> Vec<Value> {
+    pub(crate) fn mails(&self) -> Vec<Value> {
         let text = std::fs::read_to_string(&self.mailbox).unwrap_or_default();
         text.split_inclusive('\n')
             .filter(|line| line.ends_with('\n'))
@@ -120,12 +133,12 @@ impl SmtpSink {
     }
 
     /// The mails to `to` with `subject`.
-    fn mails_to(&self, to: &str, subject: &str) -> Vec<Value> {
+    pub(crate) fn mails_to(&self, to: &str, subject: &str) -> Vec<Value> {
         self.mails().into_iter().filter(|mail| is_to(mail, to) && mail["subject"] == subject).collect()
     }
 
     /// Waits until `count` mails to `to` with `subject` have arrived; returns them.
-    async fn wait_for(&self, to: &str, subject: &str, count: usize) -> Vec<Value> {
+    pub(crate) async fn wait_for(&self, to: &str, subject: &str, count: usize) -> Vec<Value> {
         let deadline = tokio::time::Instant::now() + MAIL_DEADLINE;
         loop {
             let mails = self.mails_to(to, subject);
@@ -149,7 +162,17 @@ impl Drop for SmtpSink {
     }
 }
 
-fn is_to(mail: &Value, to: &str) -> bool {
+/// A port nothing listens on (yet).
+pub(crate) fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port()
+}
+
+/// `SMTP_URL` for a server on `port` of this host.
+pub(crate) fn smtp_url_on(port: u16) -> identity::mail::SmtpUrl {
+    format!("smtp://127.0.0.1:{port}").parse().expect("an smtp URL")
+}
+
+pub(crate) fn is_to(mail: &Value, to: &str) -> bool {
     mail["to"].as_array().is_some_and(|list| list.iter().any(|address| address == to))
 }
 
@@ -161,7 +184,7 @@ async fn stack_with_smtp(store: Store, sink: &SmtpSink) -> Option<TestStack> {
 }
 
 /// The link in a mail's text that contains `marker`.
-fn link_in(text: &str, marker: &str) -> String {
+pub(crate) fn link_in(text: &str, marker: &str) -> String {
     text.split_whitespace()
         .find(|word| word.starts_with("http") && word.contains(marker))
         .unwrap_or_else(|| panic!("no link with {marker} in {text:?}"))
@@ -170,7 +193,7 @@ fn link_in(text: &str, marker: &str) -> String {
 
 /// The path and query of an absolute link (the links carry edge's PUBLIC_URL; tests reach edge
 /// on its own port).
-fn path_of(link: &str) -> String {
+pub(crate) fn path_of(link: &str) -> String {
     let url = reqwest::Url::parse(link).expect("an absolute link");
     match url.query() {
         Some(query) => format!("{}?{query}", url.path()),
@@ -178,12 +201,12 @@ fn path_of(link: &str) -> String {
     }
 }
 
-fn location(response: &Response) -> String {
+pub(crate) fn location(response: &Response) -> String {
     response.headers().get(LOCATION).expect("a Location").to_str().expect("ASCII").to_owned()
 }
 
 
-async fn request_reset(browser: &Browser, email: &str) -> (u16, Value) {
+pub(crate) async fn request_reset(browser: &Browser, email: &str) -> (u16, Value) {
     json_of(browser.post_json("/api/auth/request-password-reset", json!({ "email": email })).await).await
 }
 
@@ -193,7 +216,7 @@ async fn reset(browser: &Browser, token: &str, new_password: &str) -> (u16, Valu
 }
 
 /// Follows a mailed reset link and returns the token edge hands to the reset page.
-async fn token_from_reset_link(browser: &Browser, link: &str) -> String {
+pub(crate) async fn token_from_reset_link(browser: &Browser, link: &str) -> String {
     let response = browser.get(&path_of(link)).await;
     assert_eq!(response.status(), 302);
     let target = location(&response);
@@ -353,7 +376,7 @@ async fn outbox_with(stack: &TestStack, count: usize) -> Vec<Value> {
 }
 
 /// identity's development outbox, newest first.
-async fn outbox(stack: &TestStack) -> Vec<Value> {
+pub(crate) async fn outbox(stack: &TestStack) -> Vec<Value> {
     let response = reqwest::get(format!("{}/v1/dev/outbox", stack.stack.identity.url())).await.expect("identity answers");
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.expect("JSON");

@@ -5,6 +5,7 @@ mod account;
 mod browser;
 mod compose;
 mod core_direct;
+mod durable_mail;
 mod failures;
 mod isolation;
 mod lifecycle;
