@@ -36,7 +36,7 @@ fi
 
 export RUST_LOG=warn
 KEYS_DIR="$work/keys" "$bin/identity" keys init >/dev/null
-IDENTITY_ADDR=127.0.0.1:18081 ISSUER=http://127.0.0.1:18081 DATABASE_URL="$identity_db" KEYS_DIR="$work/keys" \
+DEV_MAILBOX=true IDENTITY_ADDR=127.0.0.1:18081 ISSUER=http://127.0.0.1:18081 DATABASE_URL="$identity_db" KEYS_DIR="$work/keys" \
     "$bin/identity" >"$work/identity.log" 2>&1 & pids+=($!); identity_pid=$!
 for _ in $(seq 200); do curl -fs http://127.0.0.1:18081/healthz >/dev/null && break; sleep 0.05; done
 CORE_API_ADDR=127.0.0.1:18082 DATABASE_URL="$core_db" ISSUER=http://127.0.0.1:18081 \
