@@ -64,7 +64,7 @@ pub async fn request_password_reset(
     let email = Email::parse(&request.email)?;
     let callback = callback_or(request.redirect_to.as_deref(), DEFAULT_RESET_CALLBACK)?;
     let now = state.clock().now_millis();
-    tokio::spawn(async move {
+    state.mailer().clone().spawn_after_answer(async move {
         if let Err(err) = mail_reset_link(&state, &email, &callback, now).await {
             tracing::error!(error = %err, "password reset mail not sent");
         }

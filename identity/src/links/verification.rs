@@ -47,7 +47,7 @@ pub async fn send_verification_email(
     let email = Email::parse(&request.email)?;
     let callback = callback_or(request.callback_url.as_deref(), DEFAULT_VERIFY_CALLBACK)?;
     let now = state.clock().now_millis();
-    tokio::spawn(async move {
+    state.mailer().clone().spawn_after_answer(async move {
         let mailed = match users::find_by_email(state.pool(), &email).await {
             Ok(Some(found)) if !found.user.email_verified => {
                 mail_verification_link(&state, &found.user, &callback, now).await

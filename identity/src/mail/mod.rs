@@ -11,15 +11,17 @@ pub mod sender;
 mod smtp;
 
 use std::fmt;
+use std::future::Future;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use lettre::message::Mailbox;
 use secrecy::{ExposeSecret, SecretString};
 use service_kit::db::Database;
 use service_kit::Clock;
 use sqlx::{Any, Executor};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 
 use crate::config::Config;
 
@@ -117,11 +119,18 @@ enum Delivery {
     DevMailbox,
 }
 
+/// Background mail work a stopping identity waits for (more runs, untracked).
+const TRACKED_TASKS: u32 = 1 << 16;
+/// How long a stopping identity waits for that work.
+const AFTER_ANSWER_GRACE: Duration = Duration::from_secs(10);
+
 struct Shared {
     delivery: Delivery,
     public_url: String,
     /// Wakes the senders after a mail is committed.
     wake: Arc<Notify>,
+    /// One permit per running `spawn_after_answer` task.
+    after_answer: Arc<Semaphore>,
 }
 
 /// Writes mail to the outbox and wakes its senders. Cheap to clone.
@@ -155,7 +164,8 @@ impl Mailer {
             None => Delivery::DevMailbox,
         };
         let public_url = config.public_url.trim_end_matches('/').to_owned();
-        Ok(Mailer { inner: Arc::new(Shared { delivery, public_url, wake }) })
+        let after_answer = Arc::new(Semaphore::new(TRACKED_TASKS as usize));
+        Ok(Mailer { inner: Arc::new(Shared { delivery, public_url, wake, after_answer }) })
     }
 
     /// Writes `mail` to the outbox in the caller's transaction; call [`Mailer::wake`] once it
@@ -171,6 +181,17 @@ impl Mailer {
         outbox::write(executor, mail, kind, self.dev_mailbox(), now, expires_at).await
     }
 
+    /// Runs `work` — a request's mail, looked up and written after its answer so the answer's
+    /// timing tells nothing — in the background; a stopping identity waits for it, so its mail is
+    /// in the outbox before the senders stop.
+    pub fn spawn_after_answer(&self, work: impl Future<Output = ()> + Send + 'static) {
+        let permit = self.inner.after_answer.clone().try_acquire_owned().ok();
+        tokio::spawn(async move {
+            work.await;
+            drop(permit);
+        });
+    }
+
     /// Wakes this process's senders: a mail has been committed.
     pub fn wake(&self) {
         self.inner.wake.notify_waiters();
@@ -181,8 +202,13 @@ impl Mailer {
         matches!(self.inner.delivery, Delivery::DevMailbox)
     }
 
-    /// Stops the senders after the attempts in hand (a stopping identity).
+    /// A stopping identity: waits for the mail work of answered requests, then stops the senders
+    /// after the attempts in hand.
     pub async fn stop(&self) {
+        let all_done = self.inner.after_answer.acquire_many(TRACKED_TASKS);
+        if tokio::time::timeout(AFTER_ANSWER_GRACE, all_done).await.is_err() {
+            tracing::warn!("mail of answered requests still being written at stop");
+        }
         if let Delivery::Smtp(senders) = &self.inner.delivery {
             senders.stop().await;
         }
@@ -230,5 +256,24 @@ mod tests {
         let both = start(&["--smtp-url", "smtp://127.0.0.1:2525", "--dev-mailbox", "true"]).unwrap_err();
         assert!(both.contains("SMTP_URL") && both.contains("DEV_MAILBOX"), "{both}");
         assert!(start(&["--dev-mailbox", "true", "--mail-from", "not an address"]).unwrap_err().starts_with("MAIL_FROM"));
+    }
+
+    #[tokio::test]
+    async fn a_stopping_mailer_waits_for_the_mail_work_of_answered_requests() {
+        let (_dir, db) = outbox::tests::store().await;
+        let config = Config::try_parse_from(["identity", "--dev-mailbox", "true"]).unwrap();
+        let mailer = Mailer::start(&config, &db, Clock::adjustable()).unwrap();
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = done.clone();
+        mailer.spawn_after_answer(async move {
+            let _ = released.await;
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        // However long it is given, stop does not finish while the work runs.
+        assert!(tokio::time::timeout(Duration::from_millis(50), mailer.stop()).await.is_err());
+        release.send(()).unwrap();
+        mailer.stop().await;
+        assert!(done.load(std::sync::atomic::Ordering::SeqCst));
     }
 }
