@@ -13,6 +13,12 @@ const PLAIN_NAME: &str = "better-auth.session_token";
 const HOST_NAME: &str = "__Host-better-auth.session_token";
 /// A session token is 32 bytes base64url (43 characters); anything longer than this is not one.
 const MAX_TOKEN_LEN: usize = 128;
+/// The device cookie's name over plain http (DESIGN §14).
+const DEVICE_PLAIN_NAME: &str = "gatehouse.device";
+/// The device cookie's name over https.
+const DEVICE_HOST_NAME: &str = "__Host-gatehouse.device";
+/// The device cookie's `Max-Age`: one year, as identity honours it.
+pub const DEVICE_MAX_AGE: u64 = 365 * 86_400;
 
 /// A plausible session token, borrowed from where it was read. Its `Debug` is redacted.
 #[derive(Clone, Copy)]
@@ -53,10 +59,20 @@ pub struct SessionCookie {
 impl SessionCookie {
     /// The cookie for a public URL that is https (`secure`) or plain http.
     pub fn new(secure: bool) -> Self {
+        Self::named(secure, PLAIN_NAME, HOST_NAME)
+    }
+
+    /// The device cookie (OWASP device cookies, DESIGN §14): same attributes, its own name, a
+    /// token of the same shape that identity issues and checks (set with [`DEVICE_MAX_AGE`]).
+    pub fn device(secure: bool) -> Self {
+        Self::named(secure, DEVICE_PLAIN_NAME, DEVICE_HOST_NAME)
+    }
+
+    fn named(secure: bool, plain_name: &'static str, host_name: &'static str) -> Self {
         let (name, attributes) = if secure {
-            (HOST_NAME, "; Path=/; HttpOnly; Secure; SameSite=Lax")
+            (host_name, "; Path=/; HttpOnly; Secure; SameSite=Lax")
         } else {
-            (PLAIN_NAME, "; Path=/; HttpOnly; SameSite=Lax")
+            (plain_name, "; Path=/; HttpOnly; SameSite=Lax")
         };
         let clear = HeaderValue::try_from(format!("{name}=; Max-Age=0{attributes}"))
             .expect("invariant: the cookie name and attributes are constant visible ASCII");
@@ -201,6 +217,25 @@ mod tests {
             assert!(cookie.is_sent(&headers), "{value}");
         }
         assert!(cookie.set("not/a token", Some(1)).is_none());
+    }
+
+    #[test]
+    fn the_device_cookie_has_its_own_name_and_lasts_a_year() {
+        let plain = SessionCookie::device(false);
+        let set = plain.set(TOKEN, Some(DEVICE_MAX_AGE)).unwrap();
+        assert_eq!(
+            set.to_str().unwrap(),
+            format!("gatehouse.device={TOKEN}; Max-Age=31536000; Path=/; HttpOnly; SameSite=Lax")
+        );
+        let secure = SessionCookie::device(true);
+        assert!(secure
+            .set(TOKEN, Some(DEVICE_MAX_AGE))
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("__Host-gatehouse.device="));
+        let headers = cookie_headers(&["better-auth.session_token=abc; gatehouse.device=dev_1"]);
+        assert_eq!(plain.read(&headers).map(|t| t.expose_secret()), Some("dev_1"));
     }
 
     #[test]

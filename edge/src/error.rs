@@ -5,8 +5,8 @@
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, SET_COOKIE};
-use http::{HeaderValue, StatusCode};
+use http::header::{CONTENT_TYPE, RETRY_AFTER, SET_COOKIE};
+use http::{HeaderName, HeaderValue, StatusCode};
 use serde::Serialize;
 
 use crate::origin::OriginRejection;
@@ -70,6 +70,17 @@ pub enum EdgeError {
         /// identity's JSON body.
         body: Bytes,
     },
+    /// identity refused for now and said when to come back (`429 TOO_MANY_ATTEMPTS`, `503
+    /// SERVER_BUSY`): its status and body are relayed with `Retry-After` and `X-Retry-After`.
+    #[error("identity answered {status}; retry later")]
+    RetryLater {
+        /// identity's status.
+        status: StatusCode,
+        /// identity's JSON body.
+        body: Bytes,
+        /// Seconds, as identity's `Retry-After` said.
+        retry_after: HeaderValue,
+    },
     /// identity cannot be reached or cannot work right now.
     #[error("Identity service unavailable")]
     IdentityUnavailable(#[source] Cause),
@@ -120,7 +131,7 @@ impl EdgeError {
             EdgeError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             EdgeError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             EdgeError::NotFound => StatusCode::NOT_FOUND,
-            EdgeError::Relayed { status, .. } => *status,
+            EdgeError::Relayed { status, .. } | EdgeError::RetryLater { status, .. } => *status,
             EdgeError::IdentityUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             EdgeError::GatewayTimeout(..) => StatusCode::GATEWAY_TIMEOUT,
             EdgeError::BadGateway(..) => StatusCode::BAD_GATEWAY,
@@ -144,7 +155,7 @@ impl EdgeError {
             EdgeError::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             EdgeError::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             EdgeError::NotFound => "NOT_FOUND",
-            EdgeError::Relayed { .. } => "RELAYED",
+            EdgeError::Relayed { .. } | EdgeError::RetryLater { .. } => "RELAYED",
             EdgeError::IdentityUnavailable(_) => "IDENTITY_UNAVAILABLE",
             EdgeError::GatewayTimeout(..) => "GATEWAY_TIMEOUT",
             EdgeError::BadGateway(..) => "BAD_GATEWAY",
@@ -184,6 +195,20 @@ impl IntoResponse for EdgeError {
             EdgeError::Relayed { status, body } => (
                 status,
                 [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+                body,
+            )
+                .into_response(),
+            EdgeError::RetryLater {
+                status,
+                body,
+                retry_after,
+            } => (
+                status,
+                [
+                    (CONTENT_TYPE, HeaderValue::from_static("application/json")),
+                    (RETRY_AFTER, retry_after.clone()),
+                    (HeaderName::from_static("x-retry-after"), retry_after),
+                ],
                 body,
             )
                 .into_response(),

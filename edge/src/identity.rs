@@ -258,10 +258,18 @@ impl IdentityClient {
             .await
             .map_err(EdgeError::from_identity)?;
         let status = answer.status();
+        let retry_after = answer.headers().get(http::header::RETRY_AFTER).cloned();
         let bytes = answer.bytes().await.map_err(EdgeError::from_identity)?;
         if status.is_success() {
             return serde_json::from_slice(&bytes).map_err(|err| {
                 EdgeError::identity_contract(format!("{} answered {err}", url.path()))
+            });
+        }
+        if let Some(retry_after) = retry_later(status, retry_after.as_ref(), &bytes) {
+            return Err(EdgeError::RetryLater {
+                status,
+                body: bytes,
+                retry_after,
             });
         }
         if status.is_client_error() {
@@ -284,6 +292,22 @@ impl IdentityClient {
             format!("{} answered {status}", url.path()).into(),
         ))
     }
+}
+
+/// identity's "come back later" answers — `429 TOO_MANY_ATTEMPTS` (a locked address or
+/// device) and `503 SERVER_BUSY` (its hashing queue is full) — with a `Retry-After` of whole
+/// seconds: that value, to relay to the browser. Any other answer is `None`.
+fn retry_later(status: http::StatusCode, retry_after: Option<&http::HeaderValue>, body: &[u8]) -> Option<http::HeaderValue> {
+    let expected = match status {
+        http::StatusCode::TOO_MANY_REQUESTS => "TOO_MANY_ATTEMPTS",
+        http::StatusCode::SERVICE_UNAVAILABLE => "SERVER_BUSY",
+        _ => return None,
+    };
+    let code_matches = serde_json::from_slice::<Value>(body)
+        .is_ok_and(|body| body.get("code").and_then(Value::as_str) == Some(expected));
+    let retry_after = retry_after?;
+    let seconds = retry_after.to_str().ok()?.parse::<u32>().ok()?;
+    code_matches.then(|| http::HeaderValue::from(seconds))
 }
 
 /// `POST /v1/sign-up` body.
@@ -311,6 +335,9 @@ pub struct SignIn<'a> {
     pub user_agent: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub previous_session_token: Option<&'a str>,
+    /// The browser's device cookie (DESIGN §14), if it sent one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_token: Option<&'a str>,
 }
 
 /// `POST /v1/session` body, and the caller part of every account endpoint's body.
@@ -432,6 +459,9 @@ pub struct SignedIn {
     pub session_token: Option<IssuedToken>,
     /// Cookie lifetime in seconds; `None` for a browser-session cookie.
     pub cookie_max_age: Option<u64>,
+    /// A new device token for the device cookie, when identity issued one.
+    #[serde(default)]
+    pub device_token: Option<IssuedToken>,
 }
 
 /// identity's answer to a session lookup.
@@ -566,6 +596,26 @@ mod tests {
         assert_eq!(session_handle(&session, "s3cret").unwrap(), json!("7d0f"));
         let leaky = json!({"id": "7d0f", "token": "s3cret"});
         assert!(session_handle(&leaky, "s3cret").is_err());
+    }
+
+    #[test]
+    fn only_a_lock_or_a_full_queue_with_a_retry_after_is_relayed_as_retry_later() {
+        use http::{HeaderValue, StatusCode};
+        let seconds = HeaderValue::from_static("42");
+        let locked = br#"{"code":"TOO_MANY_ATTEMPTS","message":"x"}"#;
+        let busy = br#"{"code":"SERVER_BUSY","message":"x"}"#;
+        assert_eq!(
+            retry_later(StatusCode::TOO_MANY_REQUESTS, Some(&seconds), locked),
+            Some(seconds.clone())
+        );
+        assert_eq!(
+            retry_later(StatusCode::SERVICE_UNAVAILABLE, Some(&seconds), busy),
+            Some(seconds.clone())
+        );
+        assert_eq!(retry_later(StatusCode::SERVICE_UNAVAILABLE, Some(&seconds), locked), None);
+        assert_eq!(retry_later(StatusCode::TOO_MANY_REQUESTS, None, locked), None);
+        let odd = HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT");
+        assert_eq!(retry_later(StatusCode::TOO_MANY_REQUESTS, Some(&odd), locked), None);
     }
 
     #[test]

@@ -57,6 +57,8 @@ pub struct Shared {
     pub(crate) public_origin: PublicOrigin,
     /// The session cookie's name and attributes.
     pub(crate) cookie: SessionCookie,
+    /// The device cookie's (DESIGN §14).
+    pub(crate) device_cookie: SessionCookie,
     /// Largest body forwarded to core-api, in bytes.
     pub(crate) body_limit: usize,
 }
@@ -91,6 +93,7 @@ impl AppState {
             core_api: upstream_client(config.upstream_timeout)?,
             core_api_base: core_api_url.origin().ascii_serialization(),
             cookie: SessionCookie::new(public_origin.is_secure()),
+            device_cookie: SessionCookie::device(public_origin.is_secure()),
             public_origin,
             body_limit: config.body_limit,
         })))

@@ -104,6 +104,24 @@ pub struct Config {
     /// may have replicas, where a revocation on one must stop calls on all at once).
     #[arg(long, env = "SESSION_CACHE", default_value = "auto", value_enum)]
     pub session_cache: SessionCacheMode,
+
+    /// Failed password sign-ins to one address (or one device) before it is locked.
+    #[arg(long, env = "LOCKOUT_THRESHOLD", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub lockout_threshold: u32,
+
+    /// The first lock; each failure after a lock has ended locks again for twice the last.
+    #[arg(long, env = "LOCKOUT_DURATION", default_value = "1m", value_parser = parse_duration)]
+    pub lockout_duration: Duration,
+
+    /// The longest lock.
+    #[arg(long, env = "LOCKOUT_MAX", default_value = "1h", value_parser = parse_duration)]
+    pub lockout_max: Duration,
+
+    /// Password-hashing jobs that may wait for a thread; past it requests get `503 SERVER_BUSY`.
+    /// `0`: 100 per core (about 2 s of work).
+    #[arg(long, env = "PASSWORD_HASH_QUEUE", default_value_t = 0)]
+    pub password_hash_queue: usize,
 }
 
 /// `SESSION_CACHE`.
@@ -143,6 +161,9 @@ impl Config {
             return Err("SESSION_TTL must not be longer than SESSION_MAX_AGE".into());
         }
         self.check_mail_settings()?;
+        if self.lockout_duration > self.lockout_max {
+            return Err("LOCKOUT_DURATION must not be longer than LOCKOUT_MAX".into());
+        }
         Ok(())
     }
 

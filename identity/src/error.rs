@@ -65,12 +65,21 @@ pub enum ApiError {
     /// No such route.
     #[error("Not found.")]
     NotFound,
+    /// Password sign-in to this address (or from this device) is locked for a while.
+    #[error("Too many failed sign-in attempts. Try again later.")]
+    TooManyAttempts {
+        /// Seconds until the lock ends.
+        retry_after_secs: u64,
+    },
+    /// The password-hashing queue is full.
+    #[error("The server is busy. Try again shortly.")]
+    ServerBusy,
     /// The store failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     /// Hashing or verifying a password failed.
     #[error("password hashing failed: {0}")]
-    Password(#[from] PasswordError),
+    Password(PasswordError),
     /// Signing failed.
     #[error("signing failed: {0}")]
     Signing(#[from] KeyError),
@@ -96,6 +105,8 @@ impl ApiError {
             | ApiError::VerificationTokenExpired => StatusCode::UNAUTHORIZED,
             ApiError::EmailNotVerified | ApiError::SessionNotFresh => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::ServerBusy => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Database(_) | ApiError::Password(_) | ApiError::Signing(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -119,12 +130,33 @@ impl ApiError {
             ApiError::InvalidResetToken | ApiError::InvalidVerificationToken => "INVALID_TOKEN",
             ApiError::VerificationTokenExpired => "TOKEN_EXPIRED",
             ApiError::NotFound => "NOT_FOUND",
+            ApiError::TooManyAttempts { .. } => "TOO_MANY_ATTEMPTS",
+            ApiError::ServerBusy => "SERVER_BUSY",
             ApiError::Database(_) | ApiError::Password(_) | ApiError::Signing(_) => "INTERNAL_SERVER_ERROR",
         }
     }
 
     fn is_internal(&self) -> bool {
-        self.status().is_server_error()
+        self.status().is_server_error() && !matches!(self, ApiError::ServerBusy)
+    }
+
+    /// Seconds for `Retry-After`/`X-Retry-After`, for the refusals that have one.
+    fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            ApiError::TooManyAttempts { retry_after_secs } => Some(*retry_after_secs),
+            ApiError::ServerBusy => Some(crate::passwords::BUSY_RETRY_AFTER_SECS),
+            _ => None,
+        }
+    }
+}
+
+impl From<PasswordError> for ApiError {
+    /// A full queue is the client's to retry; anything else is internal.
+    fn from(error: PasswordError) -> Self {
+        match error {
+            PasswordError::Busy => ApiError::ServerBusy,
+            other => ApiError::Password(other),
+        }
     }
 }
 
@@ -158,7 +190,13 @@ impl IntoResponse for ApiError {
             code: self.code(),
             message: &message,
         };
-        (self.status(), Json(body)).into_response()
+        let mut response = (self.status(), Json(body)).into_response();
+        if let Some(seconds) = self.retry_after_secs() {
+            let value = axum::http::HeaderValue::from(seconds);
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, value.clone());
+            response.headers_mut().insert("x-retry-after", value);
+        }
+        response
     }
 }
 
@@ -204,6 +242,17 @@ mod tests {
         assert_eq!(pairs(ApiError::InvalidResetToken), (StatusCode::BAD_REQUEST, "INVALID_TOKEN"));
         assert_eq!(pairs(ApiError::InvalidVerificationToken), (StatusCode::UNAUTHORIZED, "INVALID_TOKEN"));
         assert_eq!(pairs(ApiError::VerificationTokenExpired), (StatusCode::UNAUTHORIZED, "TOKEN_EXPIRED"));
+    }
+
+    #[test]
+    fn a_lock_and_a_full_queue_say_when_to_come_back() {
+        let locked = ApiError::TooManyAttempts { retry_after_secs: 42 }.into_response();
+        assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(locked.headers()["retry-after"], "42");
+        assert_eq!(locked.headers()["x-retry-after"], "42");
+        let busy = ApiError::from(PasswordError::Busy);
+        assert_eq!((busy.status(), busy.code()), (StatusCode::SERVICE_UNAVAILABLE, "SERVER_BUSY"));
+        assert!(busy.into_response().headers().contains_key("retry-after"));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod config;
+pub mod devices;
 pub mod discovery;
 pub mod error;
 pub mod exchange;
@@ -11,6 +12,7 @@ pub mod health;
 pub mod json;
 pub mod keys;
 pub mod links;
+pub mod lockout;
 pub mod mail;
 pub mod passwords;
 pub mod sessions;
@@ -35,6 +37,7 @@ use tower_http::trace::TraceLayer;
 pub use config::Config;
 
 use keys::{KeyRing, KeyRingConfig};
+use lockout::LockoutPolicy;
 use mail::Mailer;
 use passwords::Hasher;
 use sessions::{SessionCache, SessionPolicy};
@@ -69,13 +72,14 @@ struct Shared {
     verification_ttl: Duration,
     reset_ttl: Duration,
     session_cache: SessionCache,
+    lockout: LockoutPolicy,
 }
 
 impl AppState {
     /// Builds the state from the configuration and opened parts; computes the dummy password
     /// hash (one argon2 run) and starts the mail senders (`SMTP_URL`, `DEV_MAILBOX`, `MAIL_FROM`).
     pub async fn new(config: &Config, db: Database, keyring: KeyRing, clock: Clock) -> anyhow::Result<AppState> {
-        let hasher = Hasher::new().await?;
+        let hasher = Hasher::with_queue((config.password_hash_queue > 0).then_some(config.password_hash_queue)).await?;
         let mailer = Mailer::start(config, &db, clock.clone()).map_err(anyhow::Error::msg)?;
         let session_cache = SessionCache::new(config.session_cache.enabled_for(db.backend));
         Ok(AppState {
@@ -93,6 +97,7 @@ impl AppState {
                 verification_ttl: config.verification_ttl,
                 reset_ttl: config.reset_ttl,
                 session_cache,
+                lockout: LockoutPolicy::new(config.lockout_threshold, config.lockout_duration, config.lockout_max),
             }),
         })
     }
@@ -166,6 +171,11 @@ impl AppState {
     pub fn session_cache(&self) -> &SessionCache {
         &self.inner.session_cache
     }
+
+    /// `LOCKOUT_THRESHOLD`, `LOCKOUT_DURATION`, `LOCKOUT_MAX`.
+    pub fn lockout_policy(&self) -> &LockoutPolicy {
+        &self.inner.lockout
+    }
 }
 
 /// Invalidates the session cache after every request that may change sessions or users — all
@@ -227,6 +237,7 @@ pub struct Server {
     serve_options: ServeOptions,
     keyring: KeyRing,
     mailer: Mailer,
+    state: AppState,
 }
 
 impl Server {
@@ -254,7 +265,7 @@ impl Server {
         let keyring = keyring.clone();
         let serve_options = ServeOptions { grace: config.shutdown_grace, ..ServeOptions::default() };
         let mailer = state.mailer().clone();
-        Ok(Server { listener, addr, router: app(state), key_watcher, serve_options, keyring, mailer })
+        Ok(Server { listener, addr, router: app(state.clone()), key_watcher, serve_options, keyring, mailer, state })
     }
 
     /// The bound address.
@@ -266,6 +277,11 @@ impl Server {
     /// check does not depend on the watcher's timing).
     pub fn keyring(&self) -> KeyRing {
         self.keyring.clone()
+    }
+
+    /// The state the router serves (tests read the hasher's counters through it).
+    pub fn state(&self) -> &AppState {
+        &self.state
     }
 
     /// Serves until `shutdown` resolves, then stops accepting, lets requests in flight finish

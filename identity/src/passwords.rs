@@ -5,7 +5,14 @@
 //! flat (no 7 MiB allocation per hash for the allocator to hoard). Sign-in with an unknown email
 //! verifies against a dummy hash so it takes as long as a wrong password. It never logs or
 //! returns a password.
+//!
+//! The work is bounded (DESIGN §14): the queue holds about two seconds of work for the threads
+//! (100 jobs of ~20 ms per thread), and when it is full a caller is refused at once
+//! (`PasswordError::Busy`, answered `503 SERVER_BUSY`) instead of waiting behind a flood; a
+//! queued job whose caller has gone (its answer's receiver dropped, because the request was
+//! dropped) is skipped without hashing, so abandoned requests cost nothing.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use argon2::password_hash::rand_core::{OsRng, RngCore};
@@ -28,8 +35,12 @@ const OUTPUT_LEN: usize = 32;
 const SALT_LEN: usize = 16;
 /// Nice value of the hashing threads: the runtime threads (nice 0) win the CPU when both want it.
 const HASHING_NICENESS: i32 = 19;
-/// Hash requests waiting for a free thread before callers wait to enqueue.
-const QUEUE: usize = 1024;
+/// Queued jobs per hashing thread when no size is configured: ~100 × 20 ms ≈ 2 s of work. Long
+/// enough to absorb a burst of honest sign-ins, short enough that a caller admitted to a full
+/// queue is answered within a couple of seconds rather than timing out behind a flood.
+const QUEUE_PER_THREAD: usize = 100;
+/// What `Retry-After` says when the queue is full: roughly the time it takes to drain.
+pub const BUSY_RETRY_AFTER_SECS: u64 = 2;
 
 /// Why hashing or verifying could not run.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +54,9 @@ pub enum PasswordError {
     /// The hashing threads are gone (never happens while the hasher lives).
     #[error("hashing threads stopped")]
     Closed,
+    /// The queue is full: the caller is refused at once.
+    #[error("password hashing queue full")]
+    Busy,
     /// A hashing thread could not be started.
     #[error("cannot start a hashing thread: {0}")]
     Spawn(std::io::Error),
@@ -57,13 +71,50 @@ pub struct Hasher {
     jobs: mpsc::Sender<Job>,
     /// A hash of a random password, verified against when the email is unknown.
     dummy_hash: Arc<str>,
+    counters: Arc<Counters>,
+}
+
+/// What the hasher has done since it started (read with [`Hasher::stats`]).
+#[derive(Debug, Default)]
+struct Counters {
+    hashed: AtomicU64,
+    skipped: AtomicU64,
+    refused: AtomicU64,
+}
+
+/// A snapshot of the hasher's work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HasherStats {
+    /// Jobs run (argon2 computed).
+    pub hashed: u64,
+    /// Jobs skipped because their caller had gone.
+    pub skipped: u64,
+    /// Callers refused because the queue was full.
+    pub refused: u64,
+    /// Jobs waiting now.
+    pub queued: usize,
+    /// The queue's capacity.
+    pub capacity: usize,
+}
+
+/// A place in the queue, taken before any other work so a full queue refuses at once.
+pub struct HashSlot<'h> {
+    hasher: &'h Hasher,
+    permit: mpsc::OwnedPermit<Job>,
 }
 
 impl Hasher {
-    /// Starts one hashing thread per core and computes the dummy hash once.
+    /// Starts one hashing thread per core with the default queue (100 jobs per thread) and
+    /// computes the dummy hash once.
     pub async fn new() -> Result<Hasher, PasswordError> {
+        Hasher::with_queue(None).await
+    }
+
+    /// As [`Hasher::new`], with `queue` places in the queue when given (at least 1).
+    pub async fn with_queue(queue: Option<usize>) -> Result<Hasher, PasswordError> {
         let threads = std::thread::available_parallelism().map_or(1, usize::from);
-        let (jobs, queue) = mpsc::channel::<Job>(QUEUE);
+        let capacity = queue.unwrap_or(threads * QUEUE_PER_THREAD).max(1);
+        let (jobs, queue) = mpsc::channel::<Job>(capacity);
         let queue = Arc::new(Mutex::new(queue));
         for index in 0..threads {
             let queue = Arc::clone(&queue);
@@ -72,41 +123,89 @@ impl Hasher {
                 .spawn(move || hashing_thread(&queue))
                 .map_err(PasswordError::Spawn)?;
         }
-        let mut hasher = Hasher { jobs, dummy_hash: Arc::from("") };
+        let mut hasher = Hasher { jobs, dummy_hash: Arc::from(""), counters: Arc::default() };
         let mut random = [0u8; 32];
         OsRng.fill_bytes(&mut random);
-        let dummy = hasher.run(move |memory| hash_with(memory, &random)).await??;
+        let permit = hasher.jobs.clone().reserve_owned().await.map_err(|_| PasswordError::Closed)?;
+        let dummy = hasher.run(permit, move |memory| hash_with(memory, &random)).await??;
         hasher.dummy_hash = dummy.into();
         Ok(hasher)
     }
 
-    /// The argon2id PHC string of a new password.
+    /// Takes a place in the queue, or refuses at once with `Busy` when it is full.
+    pub fn reserve(&self) -> Result<HashSlot<'_>, PasswordError> {
+        match self.jobs.clone().try_reserve_owned() {
+            Ok(permit) => Ok(HashSlot { hasher: self, permit }),
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.counters.refused.fetch_add(1, Ordering::Relaxed);
+                Err(PasswordError::Busy)
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(PasswordError::Closed),
+        }
+    }
+
+    /// The argon2id PHC string of a new password (`Busy` when the queue is full).
     pub async fn hash(&self, password: Password) -> Result<String, PasswordError> {
-        self.run(move |memory| hash_with(memory, password.expose_secret().as_bytes())).await?
+        self.reserve()?.hash(password).await
+    }
+
+    /// Whether `attempt` matches `stored`; with no stored hash (unknown email) it does the same
+    /// work against the dummy hash and answers `false` (`Busy` when the queue is full).
+    pub async fn verify(&self, attempt: Password, stored: Option<String>) -> Result<bool, PasswordError> {
+        self.reserve()?.verify(attempt, stored).await
+    }
+
+    /// What the hasher has done so far, and its queue now.
+    pub fn stats(&self) -> HasherStats {
+        let capacity = self.jobs.max_capacity();
+        HasherStats {
+            hashed: self.counters.hashed.load(Ordering::Relaxed),
+            skipped: self.counters.skipped.load(Ordering::Relaxed),
+            refused: self.counters.refused.load(Ordering::Relaxed),
+            queued: capacity.saturating_sub(self.jobs.capacity()),
+            capacity,
+        }
+    }
+
+    /// Queues `work` in the reserved place and waits for its answer without blocking the
+    /// runtime. If this future is dropped before a thread takes the job, the job is skipped.
+    async fn run<T: Send + 'static>(
+        &self,
+        permit: mpsc::OwnedPermit<Job>,
+        work: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
+    ) -> Result<T, PasswordError> {
+        let (answer, answered) = oneshot::channel();
+        let counters = Arc::clone(&self.counters);
+        let job: Job = Box::new(move |memory| {
+            if answer.is_closed() {
+                counters.skipped.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            let result = work(memory);
+            counters.hashed.fetch_add(1, Ordering::Relaxed);
+            let _ = answer.send(result);
+        });
+        permit.send(job);
+        answered.await.map_err(|_| PasswordError::Closed)
+    }
+}
+
+impl HashSlot<'_> {
+    /// The argon2id PHC string of a new password.
+    pub async fn hash(self, password: Password) -> Result<String, PasswordError> {
+        self.hasher.run(self.permit, move |memory| hash_with(memory, password.expose_secret().as_bytes())).await?
     }
 
     /// Whether `attempt` matches `stored`; with no stored hash (unknown email) it does the same
     /// work against the dummy hash and answers `false`.
-    pub async fn verify(&self, attempt: Password, stored: Option<String>) -> Result<bool, PasswordError> {
+    pub async fn verify(self, attempt: Password, stored: Option<String>) -> Result<bool, PasswordError> {
         let known = stored.is_some();
-        let hash = stored.unwrap_or_else(|| self.dummy_hash.to_string());
+        let hash = stored.unwrap_or_else(|| self.hasher.dummy_hash.to_string());
         let matches = self
-            .run(move |memory| verify_with(memory, attempt.expose_secret().as_bytes(), &hash))
+            .hasher
+            .run(self.permit, move |memory| verify_with(memory, attempt.expose_secret().as_bytes(), &hash))
             .await??;
         Ok(known && matches)
-    }
-
-    /// Runs `work` on a hashing thread and waits for its answer without blocking the runtime.
-    async fn run<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
-    ) -> Result<T, PasswordError> {
-        let (answer, answered) = oneshot::channel();
-        let job: Job = Box::new(move |memory| {
-            let _ = answer.send(work(memory));
-        });
-        self.jobs.send(job).await.map_err(|_| PasswordError::Closed)?;
-        answered.await.map_err(|_| PasswordError::Closed)
     }
 }
 
@@ -234,6 +333,45 @@ mod tests {
     async fn a_malformed_stored_hash_is_an_error_not_a_match() {
         let hasher = Hasher::new().await.unwrap();
         assert!(hasher.verify(password("correct horse"), Some("$argon2id$garbage".into())).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_at_once() {
+        let hasher = Hasher::with_queue(Some(1)).await.unwrap();
+        let held = hasher.reserve().expect("the one place is free");
+        assert!(matches!(hasher.reserve(), Err(PasswordError::Busy)));
+        assert!(matches!(hasher.verify(password("correct horse"), None).await, Err(PasswordError::Busy)));
+        assert_eq!(hasher.stats().refused, 2);
+        drop(held);
+        assert!(hasher.reserve().is_ok(), "a released place can be taken again");
+    }
+
+    #[tokio::test]
+    async fn jobs_of_callers_that_have_gone_are_skipped() {
+        let hasher = Hasher::new().await.unwrap();
+        let before = hasher.stats();
+        let callers = 40;
+        for _ in 0..callers {
+            let hasher = hasher.clone();
+            // Each caller gives up after 1 ms, long before most of 40 jobs of ~20 ms can run.
+            tokio::spawn(async move {
+                let _ = tokio::time::timeout(
+                    std::time::Duration::from_millis(1),
+                    hasher.verify(password("wrong horse!"), None),
+                )
+                .await;
+            });
+        }
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        let stats = loop {
+            let stats = hasher.stats();
+            if stats.hashed + stats.skipped - before.hashed - before.skipped == callers {
+                break stats;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "jobs never finished: {stats:?}");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        };
+        assert!(stats.skipped > callers / 2, "most abandoned jobs are skipped: {stats:?}");
     }
 
     #[tokio::test]

@@ -60,9 +60,18 @@ impl Drop for Running {
 
 /// Starts identity with `config` on the given clock.
 pub async fn start_identity(config: identity::Config, clock: Clock) -> anyhow::Result<Running> {
+    Ok(start_identity_with_state(config, clock).await?.0)
+}
+
+/// Starts identity and hands back its state too (tests read counters such as the hasher's).
+pub async fn start_identity_with_state(
+    config: identity::Config,
+    clock: Clock,
+) -> anyhow::Result<(Running, identity::AppState)> {
     let server = identity::Server::bind(config, clock).await.context("identity did not start")?;
     let addr = server.local_addr();
-    Ok(Running::spawn(addr, |rx| server.run_until(async move { let _ = rx.await; })))
+    let state = server.state().clone();
+    Ok((Running::spawn(addr, |rx| server.run_until(async move { let _ = rx.await; })), state))
 }
 
 /// Starts core-api with `config`.
@@ -87,6 +96,8 @@ pub struct Stack {
     pub core_api: Running,
     /// edge (public).
     pub edge: Running,
+    /// identity's state, for tests that read its counters (e.g. `hasher().stats()`).
+    pub identity_state: identity::AppState,
 }
 
 /// Starts identity, then core-api and edge pointed at it, in that order so core-api's first
@@ -98,11 +109,11 @@ pub async fn start(
     mut edge_config: edge::Config,
     clock: Clock,
 ) -> anyhow::Result<Stack> {
-    let identity = start_identity(identity_config, clock).await?;
+    let (identity, identity_state) = start_identity_with_state(identity_config, clock).await?;
     core_config.jwks_url = format!("{}/.well-known/jwks.json", identity.url());
     let core_api = start_core_api(core_config).await?;
     edge_config.identity_url = identity.url();
     edge_config.core_api_url = core_api.url();
     let edge = start_edge(edge_config).await?;
-    Ok(Stack { identity, core_api, edge })
+    Ok(Stack { identity, core_api, edge, identity_state })
 }

@@ -148,7 +148,11 @@ async fn sign_up_email(
         token,
         user: signed_in.user,
     };
-    Ok(([(SET_COOKIE, set_cookie)], Json(body)).into_response())
+    let mut response = ([(SET_COOKIE, set_cookie)], Json(body)).into_response();
+    if let Some(device) = device_cookie(&state, signed_in.device_token.as_ref())? {
+        response.headers_mut().append(SET_COOKIE, device);
+    }
+    Ok(response)
 }
 
 #[derive(Serialize)]
@@ -185,6 +189,10 @@ async fn sign_in_email(
             client_ip: &client_ip,
             user_agent: user_agent(&parts.headers),
             previous_session_token: previous_session(&state, &parts),
+            device_token: state
+                .device_cookie
+                .read(&parts.headers)
+                .map(|token| token.expose_secret()),
         })
         .await?;
 
@@ -205,6 +213,9 @@ async fn sign_in_email(
         user: signed_in.user,
     };
     let mut response = ([(SET_COOKIE, set_cookie)], Json(body)).into_response();
+    if let Some(device) = device_cookie(&state, signed_in.device_token.as_ref())? {
+        response.headers_mut().append(SET_COOKIE, device);
+    }
     if let Some(location) = location {
         response.headers_mut().insert(LOCATION, location);
     }
@@ -346,6 +357,21 @@ fn previous_session<'a>(state: &AppState, parts: &'a Parts) -> Option<&'a str> {
         .cookie
         .read(&parts.headers)
         .map(|token| token.expose_secret())
+}
+
+/// The `Set-Cookie` for a device token identity just issued (DESIGN §14), if it issued one.
+fn device_cookie(
+    state: &AppState,
+    token: Option<&IssuedToken>,
+) -> Result<Option<HeaderValue>, EdgeError> {
+    token
+        .map(|token| {
+            state
+                .device_cookie
+                .set(token.expose_secret(), Some(crate::cookie::DEVICE_MAX_AGE))
+                .ok_or_else(|| EdgeError::identity_contract("issued device token is not cookie-safe"))
+        })
+        .transpose()
 }
 
 /// The `Set-Cookie` for a new session and the public handle that stands in for its token.

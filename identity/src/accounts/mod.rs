@@ -97,6 +97,9 @@ pub struct SignedIn<'a> {
     session_token: Option<&'a str>,
     /// Cookie `Max-Age` in seconds; `null` for a browser-session cookie (or no session).
     cookie_max_age: Option<i64>,
+    /// A new device token for edge's device cookie (DESIGN §14), when one was issued.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device_token: Option<&'a str>,
 }
 
 impl<'a> SignedIn<'a> {
@@ -106,7 +109,14 @@ impl<'a> SignedIn<'a> {
             session: new.map(|new| new.session.to_json()),
             session_token: new.map(|new| new.token.expose_secret()),
             cookie_max_age: new.and_then(|new| cookie_max_age(&new.session.times, now)),
+            device_token: None,
         }
+    }
+
+    /// Hands edge a new device token for its cookie.
+    fn with_device(mut self, device: Option<&'a crate::devices::DeviceToken>) -> SignedIn<'a> {
+        self.device_token = device.map(|token| token.expose_secret());
+        self
     }
 }
 

@@ -1,5 +1,5 @@
 //! The caller's own sessions: listing them (fresh session required) and revoking one by its
-//! public handle, all but the current one, or all of them (fresh session required). A caller
+//! public handle, all but the current one, or all of them (both fresh session required). A caller
 //! can only ever see or revoke sessions of their own user; a listing carries each session's
 //! public handle in `token`, never a secret.
 
@@ -98,12 +98,14 @@ pub async fn revoke_session(
 }
 
 /// `POST /v1/sessions/revoke-others`: revokes every session of the caller's user but the
-/// caller's own.
+/// caller's own. Needs a fresh session (DESIGN §6), so a stolen old cookie cannot sign the owner
+/// out everywhere else.
 pub async fn revoke_other_sessions(
     State(state): State<AppState>,
     JsonBody(request): JsonBody<CallerRequest>,
 ) -> Result<Json<Revoked>, ApiError> {
     let caller = authenticate(&state, &request.credentials).await?;
+    caller.require_fresh(&state)?;
     let (user_id, keep) = (&caller.live.user.id, &caller.live.session.id);
     let count = sessions::revoke_all_but(state.pool(), user_id, keep, caller.now).await?;
     tracing::info!(user_id = %user_id, count, "other sessions revoked by their user");

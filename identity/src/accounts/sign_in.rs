@@ -8,8 +8,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use super::{parse_client, Credentials, NewSession, SignedIn};
+use crate::devices;
 use crate::error::ApiError;
 use crate::json::JsonBody;
+use crate::lockout::{self, Subject, Verdict};
 use crate::sessions::{self, cookie_max_age, Client, SessionJson, SessionToken};
 use crate::users::{self, CreateUserError, Email, Name, NewUser, Password, User, UserJson};
 use crate::AppState;
@@ -41,6 +43,9 @@ pub struct SignInRequest {
     user_agent: String,
     #[serde(default)]
     previous_session_token: Option<SecretString>,
+    /// The browser's device cookie, if it sent one (DESIGN §14).
+    #[serde(default)]
+    device_token: Option<SecretString>,
 }
 
 /// `POST /v1/sign-out` body.
@@ -134,47 +139,61 @@ pub async fn sign_up(
     tracing::info!(user_id = %user.id, "user signed up");
     crate::links::send_verification_after_sign_up(&state, &user).await;
 
-    let new_session = if state.require_email_verification() {
-        None
+    let (new_session, device) = if state.require_email_verification() {
+        (None, None)
     } else {
         let remember = request.remember_me.unwrap_or(true);
-        Some(
-            start_session(
-                &state,
-                &user,
-                &client,
-                remember,
-                request.previous_session_token.as_ref(),
-            )
-            .await?,
-        )
+        let new_session = start_session(&state, &user, &client, remember, request.previous_session_token.as_ref()).await?;
+        // Signing up signs this browser in: it is the owner's first device.
+        (Some(new_session), Some(devices::issue(state.pool(), &user.id, now).await?))
     };
-    Ok(Json(SignedIn::new(&user, new_session.as_ref(), now)).into_response())
+    Ok(Json(SignedIn::new(&user, new_session.as_ref(), now).with_device(device.as_ref())).into_response())
 }
 
 /// `POST /v1/sign-in`: one answer for an unknown email and a wrong password, in the same time.
+/// The lockout (DESIGN §14) runs first: a full hashing queue answers `503 SERVER_BUSY` and a
+/// locked address or device `429 TOO_MANY_ATTEMPTS`, both before any password is looked at;
+/// otherwise the attempt is counted, then the password checked.
 pub async fn sign_in(
     State(state): State<AppState>,
     JsonBody(request): JsonBody<SignInRequest>,
 ) -> Result<Response, ApiError> {
     let email = Email::parse(&request.email)?;
     let client = parse_client(&request.client_ip, &request.user_agent)?;
+    let now = state.clock().now_millis();
+
+    // A place in the hashing queue first, so a busy server counts no failure against anyone.
+    let slot = state.hasher().reserve()?;
+    let device = match &request.device_token {
+        Some(presented) => devices::recognise(state.pool(), presented.expose_secret(), &email, now).await?,
+        None => None,
+    };
+    let subject = match &device {
+        Some(hash) => Subject::Device(hash),
+        None => Subject::Address(&email),
+    };
+    if let Verdict::Locked { retry_after_secs } = lockout::begin_attempt(state.pool(), subject, now, state.lockout_policy()).await? {
+        tracing::info!(event = "sign_in.locked", device = device.is_some(), "sign-in refused: locked");
+        return Err(ApiError::TooManyAttempts { retry_after_secs });
+    }
     // A password outside the limits was never accepted at sign-up, so it cannot match; refusing
-    // it here depends on nothing about the account.
+    // it here depends on nothing about the account (the attempt is already counted).
     let attempt = Password::parse(request.password).map_err(|_| ApiError::InvalidEmailOrPassword)?;
 
     let (user, stored_hash) = users::find_by_email(state.pool(), &email)
         .await?
         .map(|found| (found.user, found.password_hash))
         .unzip();
-    let matches = state.hasher().verify(attempt, stored_hash).await?;
+    let matches = slot.verify(attempt, stored_hash).await?;
     let user = match user {
         Some(user) if matches => user,
         _ => {
-            tracing::info!("sign-in refused: unknown email or wrong password");
+            tracing::info!(event = "sign_in.failed", "sign-in refused: unknown email or wrong password");
             return Err(ApiError::InvalidEmailOrPassword);
         }
     };
+    // The right password: the owner's success resets their device's count, or the address's.
+    lockout::record_success(state.pool(), subject).await?;
     if state.require_email_verification() && !user.email_verified {
         return Err(ApiError::EmailNotVerified);
     }
@@ -190,7 +209,11 @@ pub async fn sign_in(
     .await?;
     tracing::info!(user_id = %user.id, session_id = %new_session.session.id, "user signed in");
     let now = new_session.session.times.created_at;
-    Ok(Json(SignedIn::new(&user, Some(&new_session), now)).into_response())
+    let new_device = match device {
+        Some(_) => None,
+        None => Some(devices::issue(state.pool(), &user.id, now).await?),
+    };
+    Ok(Json(SignedIn::new(&user, Some(&new_session), now).with_device(new_device.as_ref())).into_response())
 }
 
 /// `POST /v1/session`: the session behind a cookie, with sliding expiry applied.

@@ -137,6 +137,9 @@ pub async fn reset_password(
     }
     retire_all(&mut *transaction, &user_id, Purpose::ResetPassword, now).await?;
     let revoked = sessions::revoke_all(&mut *transaction, &user_id, now).await?;
+    // A reset means the password may be known to someone else: no browser keeps a pass round
+    // the lockout (DESIGN §14).
+    crate::devices::drop_all(&mut *transaction, &user_id).await?;
     transaction.commit().await?;
     tracing::info!(user_id, revoked, "password reset; every session revoked");
     Ok(Json(PasswordReset { status: true }))

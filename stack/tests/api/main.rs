@@ -2,6 +2,7 @@
 //! between them, on SQLite and (with `TEST_DATABASE_URL`) on PostgreSQL.
 
 mod account;
+mod attacks;
 mod browser;
 mod compose;
 mod core_direct;
