@@ -101,9 +101,9 @@ async fn listing_and_revoking_all_need_a_fresh_session(store: Store) {
     let all = app.post_json("/v1/sessions/revoke-all", &as_caller(&browser, json!({}))).await;
     assert_code(&all, StatusCode::FORBIDDEN, "SESSION_NOT_FRESH");
     assert!(is_alive(&app, &browser.token).await, "nothing was revoked");
-    // Revoking the others needs no freshness: it only ever protects the account.
+    // So does revoking the others (DESIGN §6): a stolen old cookie cannot sign the owner out.
     let others = app.post_json("/v1/sessions/revoke-others", &as_caller(&browser, json!({}))).await;
-    assert_eq!(others.0, StatusCode::OK);
+    assert_code(&others, StatusCode::FORBIDDEN, "SESSION_NOT_FRESH");
 }
 
 async fn revoking_by_handle_ends_only_that_session_and_only_the_callers_own(store: Store) {
