@@ -230,9 +230,14 @@ async fn sensitive_changes_on_a_stale_session_are_refused_and_change_nothing() {
     assert_code(&json_of(stranger.sign_in(&email, NEW_PASSWORD).await).await, 401, "INVALID_EMAIL_OR_PASSWORD");
     assert_eq!(stranger.sign_in(&email, PASSWORD).await.status(), 200, "the password is unchanged");
 
-    // A stale session may still end the others, and may delete the account with the password.
-    assert_eq!(laptop.post_json("/api/auth/revoke-other-sessions", json!({})).await.status(), 200);
-    assert!(!is_signed_in(&phone).await);
+    // Nor may it end the others (DESIGN §6: a stolen old cookie cannot sign the owner out
+    // elsewhere); it may still delete the account with the password.
+    assert_code(
+        &json_of(laptop.post_json("/api/auth/revoke-other-sessions", json!({})).await).await,
+        403,
+        "SESSION_NOT_FRESH",
+    );
+    assert!(is_signed_in(&phone).await);
     let deleted = json_of(laptop.post_json("/api/auth/delete-user", json!({"password": PASSWORD})).await).await;
     assert_eq!(deleted, (200, json!({"success": true, "message": "User deleted"})));
     assert!(!is_signed_in(&laptop).await);
