@@ -297,7 +297,11 @@ impl IdentityClient {
 /// identity's "come back later" answers — `429 TOO_MANY_ATTEMPTS` (a locked address or
 /// device) and `503 SERVER_BUSY` (its hashing queue is full) — with a `Retry-After` of whole
 /// seconds: that value, to relay to the browser. Any other answer is `None`.
-fn retry_later(status: http::StatusCode, retry_after: Option<&http::HeaderValue>, body: &[u8]) -> Option<http::HeaderValue> {
+fn retry_later(
+    status: http::StatusCode,
+    retry_after: Option<&http::HeaderValue>,
+    body: &[u8],
+) -> Option<http::HeaderValue> {
     let expected = match status {
         http::StatusCode::TOO_MANY_REQUESTS => "TOO_MANY_ATTEMPTS",
         http::StatusCode::SERVICE_UNAVAILABLE => "SERVER_BUSY",

@@ -21,7 +21,12 @@ pub type DeviceToken = SessionToken;
 /// The device a browser presents when it is valid for the account with address `email` at
 /// `now`: its hash. The query is the same whether or not the address has an account, so the
 /// answer's timing tells nothing.
-pub async fn recognise(pool: &AnyPool, presented: &str, email: &Email, now: i64) -> Result<Option<TokenHash>, sqlx::Error> {
+pub async fn recognise(
+    pool: &AnyPool,
+    presented: &str,
+    email: &Email,
+    now: i64,
+) -> Result<Option<TokenHash>, sqlx::Error> {
     let Some(hash) = TokenHash::of_presented(presented) else {
         return Ok(None);
     };

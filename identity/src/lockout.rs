@@ -32,7 +32,11 @@ impl LockoutPolicy {
     /// Builds the policy from configured durations (saturating, never below 1 ms).
     pub fn new(threshold: u32, duration: Duration, max: Duration) -> LockoutPolicy {
         let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4).max(1);
-        LockoutPolicy { threshold: i64::from(threshold.max(1)), duration_ms: ms(duration), max_ms: ms(max).max(ms(duration)) }
+        LockoutPolicy {
+            threshold: i64::from(threshold.max(1)),
+            duration_ms: ms(duration),
+            max_ms: ms(max).max(ms(duration)),
+        }
     }
 }
 

@@ -143,7 +143,8 @@ pub async fn sign_up(
         (None, None)
     } else {
         let remember = request.remember_me.unwrap_or(true);
-        let new_session = start_session(&state, &user, &client, remember, request.previous_session_token.as_ref()).await?;
+        let previous = request.previous_session_token.as_ref();
+        let new_session = start_session(&state, &user, &client, remember, previous).await?;
         // Signing up signs this browser in: it is the owner's first device.
         (Some(new_session), Some(devices::issue(state.pool(), &user.id, now).await?))
     };
@@ -172,7 +173,8 @@ pub async fn sign_in(
         Some(hash) => Subject::Device(hash),
         None => Subject::Address(&email),
     };
-    if let Verdict::Locked { retry_after_secs } = lockout::begin_attempt(state.pool(), subject, now, state.lockout_policy()).await? {
+    let verdict = lockout::begin_attempt(state.pool(), subject, now, state.lockout_policy()).await?;
+    if let Verdict::Locked { retry_after_secs } = verdict {
         tracing::info!(event = "sign_in.locked", device = device.is_some(), "sign-in refused: locked");
         return Err(ApiError::TooManyAttempts { retry_after_secs });
     }
