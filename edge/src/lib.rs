@@ -8,6 +8,8 @@ mod browser;
 pub mod config;
 mod cookie;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod health;
 mod identity;
 mod origin;

@@ -6,7 +6,7 @@
 //! a body.
 
 mod account;
-mod input;
+pub(crate) mod input;
 mod mail_flows;
 
 use axum::extract::{Request, State};

@@ -7,6 +7,8 @@
 mod audit;
 pub mod cli;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod kid;
 pub mod lifecycle;
 mod material;

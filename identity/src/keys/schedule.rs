@@ -198,6 +198,13 @@ impl Schedule {
         (0..self.keys.len()).filter(move |&i| self.is_published(i, now, retired_window_ms))
     }
 
+    /// Reads `keys.json`'s text and checks it; the reason names what is wrong.
+    pub fn parse(text: &str) -> Result<Schedule, String> {
+        let schedule: Schedule = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        schedule.validate()?;
+        Ok(schedule)
+    }
+
     /// Checks what serde cannot: the version and that no kid is listed twice.
     pub fn validate(&self) -> Result<(), String> {
         if self.version != FORMAT_VERSION {

@@ -121,15 +121,7 @@ impl KeyDir {
             }
             Err(e) => return Err(KeyError::io(path, e)),
         };
-        let schedule: Schedule =
-            serde_json::from_str(&text).map_err(|e| KeyError::InvalidMetadata {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?;
-        schedule
-            .validate()
-            .map_err(|reason| KeyError::InvalidMetadata { path, reason })?;
-        Ok(schedule)
+        Schedule::parse(&text).map_err(|reason| KeyError::InvalidMetadata { path, reason })
     }
 
     /// Like [`KeyDir::read_schedule`], but an absent `keys.json` is an empty schedule.
