@@ -237,6 +237,12 @@ mod rfc3339 {
         let at = OffsetDateTime::parse(&text, &Rfc3339).map_err(|e| {
             serde::de::Error::custom(format!("`{text}` is not an RFC 3339 time: {e}"))
         })?;
+        // Written back in UTC with a four-digit year: a time outside that would not read back.
+        if !at.checked_to_utc().is_some_and(|utc| (0..=9999).contains(&utc.year())) {
+            return Err(serde::de::Error::custom(format!(
+                "`{text}` is outside the years 0000 to 9999 in UTC"
+            )));
+        }
         Ok(service_kit::clock::millis(at))
     }
 
@@ -351,6 +357,29 @@ mod tests {
         assert_eq!(key["revoked_reason"], serde_json::Value::Null);
         let back: Schedule = serde_json::from_value(json).expect("it reads back");
         assert_eq!(back, s);
+    }
+
+    /// Caught by the key_dir fuzz target's read-back check (`fuzz/regressions/key_dir/`): such a
+    /// time was accepted, then written back by the next `rotate` as 1970 — a retirement meant
+    /// as "never" became "long ago".
+    #[test]
+    fn a_time_outside_four_digit_utc_years_is_refused_rather_than_rewritten() {
+        let at = |time: &str| {
+            let kid = kid(1);
+            Schedule::parse(&format!(
+                r#"{{"version":1,"keys":[{{"kid":"{kid}","created_at":"{time}","activates_at":"{time}",
+                "retires_at":null,"revoked_at":null,"revoked_reason":null}}]}}"#
+            ))
+        };
+        for outside in ["9999-12-31T23:59:59-01:00", "0000-01-01T00:30:00+01:00"] {
+            let refused = at(outside).expect_err("outside the writable years");
+            assert!(refused.contains("outside the years 0000 to 9999"), "{refused}");
+        }
+        for inside in ["9999-12-31T23:59:59+01:00", "0000-01-01T00:30:00-01:00", "2025-01-01T12:00:00.123Z"] {
+            let schedule = at(inside).expect("inside the writable years");
+            let written = serde_json::to_string(&schedule).expect("a schedule serializes");
+            assert_eq!(Schedule::parse(&written), Ok(schedule), "{inside}");
+        }
     }
 
     #[test]
