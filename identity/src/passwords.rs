@@ -10,7 +10,9 @@
 //! (100 jobs of ~20 ms per thread), and when it is full a caller is refused at once
 //! (`PasswordError::Busy`, answered `503 SERVER_BUSY`) instead of waiting behind a flood; a
 //! queued job whose caller has gone (its answer's receiver dropped, because the request was
-//! dropped) is skipped without hashing, so abandoned requests cost nothing.
+//! dropped) is skipped without hashing, so abandoned requests cost nothing. A quarter of the
+//! places are kept for owners — sign-ins from a browser with a recognised device cookie — so a
+//! flood from elsewhere that fills the queue still cannot refuse the owner.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -41,6 +43,18 @@ const HASHING_NICENESS: i32 = 19;
 const QUEUE_PER_THREAD: usize = 100;
 /// What `Retry-After` says when the queue is full: roughly the time it takes to drain.
 pub const BUSY_RETRY_AFTER_SECS: u64 = 2;
+/// One place in this many is kept for owners (a sign-in from a browser with a recognised device
+/// cookie), so a flood from other clients that fills the queue cannot refuse the owner.
+const OWNER_SHARE_DIVISOR: usize = 4;
+
+/// Who is asking for a place in the queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// Anyone: may not take the places kept for owners.
+    Anyone,
+    /// A browser whose device cookie names the account: may take any free place.
+    Owner,
+}
 
 /// Why hashing or verifying could not run.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +86,8 @@ pub struct Hasher {
     /// A hash of a random password, verified against when the email is unknown.
     dummy_hash: Arc<str>,
     counters: Arc<Counters>,
+    /// Places only [`Claim::Owner`] may take.
+    owner_share: usize,
 }
 
 /// What the hasher has done since it started (read with [`Hasher::stats`]).
@@ -123,7 +139,8 @@ impl Hasher {
                 .spawn(move || hashing_thread(&queue))
                 .map_err(PasswordError::Spawn)?;
         }
-        let mut hasher = Hasher { jobs, dummy_hash: Arc::from(""), counters: Arc::default() };
+        let owner_share = capacity / OWNER_SHARE_DIVISOR;
+        let mut hasher = Hasher { jobs, dummy_hash: Arc::from(""), counters: Arc::default(), owner_share };
         let mut random = [0u8; 32];
         OsRng.fill_bytes(&mut random);
         let permit = hasher.jobs.clone().reserve_owned().await.map_err(|_| PasswordError::Closed)?;
@@ -132,8 +149,13 @@ impl Hasher {
         Ok(hasher)
     }
 
-    /// Takes a place in the queue, or refuses at once with `Busy` when it is full.
-    pub fn reserve(&self) -> Result<HashSlot<'_>, PasswordError> {
+    /// Takes a place in the queue, or refuses at once with `Busy` when it is full — for
+    /// [`Claim::Anyone`], when only the places kept for owners are left.
+    pub fn reserve(&self, claim: Claim) -> Result<HashSlot<'_>, PasswordError> {
+        if claim == Claim::Anyone && self.jobs.capacity() <= self.owner_share {
+            self.counters.refused.fetch_add(1, Ordering::Relaxed);
+            return Err(PasswordError::Busy);
+        }
         match self.jobs.clone().try_reserve_owned() {
             Ok(permit) => Ok(HashSlot { hasher: self, permit }),
             Err(mpsc::error::TrySendError::Full(_)) => {
@@ -146,13 +168,13 @@ impl Hasher {
 
     /// The argon2id PHC string of a new password (`Busy` when the queue is full).
     pub async fn hash(&self, password: Password) -> Result<String, PasswordError> {
-        self.reserve()?.hash(password).await
+        self.reserve(Claim::Anyone)?.hash(password).await
     }
 
     /// Whether `attempt` matches `stored`; with no stored hash (unknown email) it does the same
     /// work against the dummy hash and answers `false` (`Busy` when the queue is full).
     pub async fn verify(&self, attempt: Password, stored: Option<String>) -> Result<bool, PasswordError> {
-        self.reserve()?.verify(attempt, stored).await
+        self.reserve(Claim::Anyone)?.verify(attempt, stored).await
     }
 
     /// What the hasher has done so far, and its queue now.
@@ -338,12 +360,28 @@ mod tests {
     #[tokio::test]
     async fn a_full_queue_refuses_at_once() {
         let hasher = Hasher::with_queue(Some(1)).await.unwrap();
-        let held = hasher.reserve().expect("the one place is free");
-        assert!(matches!(hasher.reserve(), Err(PasswordError::Busy)));
+        let held = hasher.reserve(Claim::Anyone).expect("the one place is free");
+        assert!(matches!(hasher.reserve(Claim::Anyone), Err(PasswordError::Busy)));
         assert!(matches!(hasher.verify(password("correct horse"), None).await, Err(PasswordError::Busy)));
         assert_eq!(hasher.stats().refused, 2);
         drop(held);
-        assert!(hasher.reserve().is_ok(), "a released place can be taken again");
+        assert!(hasher.reserve(Claim::Anyone).is_ok(), "a released place can be taken again");
+    }
+
+    #[tokio::test]
+    async fn a_flood_cannot_take_the_places_kept_for_owners() {
+        let hasher = Hasher::with_queue(Some(8)).await.unwrap();
+        let mut held = Vec::new();
+        while let Ok(slot) = hasher.reserve(Claim::Anyone) {
+            held.push(slot);
+        }
+        assert_eq!(held.len(), 8 - 8 / OWNER_SHARE_DIVISOR, "anyone stops at the owners' share");
+        let owners: Vec<_> = (0..8 / OWNER_SHARE_DIVISOR)
+            .map(|_| hasher.reserve(Claim::Owner).expect("an owner finds a kept place"))
+            .collect();
+        assert!(matches!(hasher.reserve(Claim::Owner), Err(PasswordError::Busy)), "full is full");
+        drop(owners);
+        assert!(matches!(hasher.reserve(Claim::Anyone), Err(PasswordError::Busy)));
     }
 
     #[tokio::test]

@@ -12,6 +12,7 @@ use crate::devices;
 use crate::error::ApiError;
 use crate::json::JsonBody;
 use crate::lockout::{self, Subject, Verdict};
+use crate::passwords::Claim;
 use crate::sessions::{self, cookie_max_age, Client, SessionJson, SessionToken};
 use crate::users::{self, CreateUserError, Email, Name, NewUser, Password, User, UserJson};
 use crate::AppState;
@@ -163,12 +164,15 @@ pub async fn sign_in(
     let client = parse_client(&request.client_ip, &request.user_agent)?;
     let now = state.clock().now_millis();
 
-    // A place in the hashing queue first, so a busy server counts no failure against anyone.
-    let slot = state.hasher().reserve()?;
+    // The device first (one indexed lookup, only when a cookie was presented): its owner may use
+    // the places in the hashing queue that a flood from elsewhere cannot take.
     let device = match &request.device_token {
         Some(presented) => devices::recognise(state.pool(), presented.expose_secret(), &email, now).await?,
         None => None,
     };
+    // Then a place in the hashing queue, so a busy server counts no failure against anyone.
+    let claim = if device.is_some() { Claim::Owner } else { Claim::Anyone };
+    let slot = state.hasher().reserve(claim)?;
     let subject = match &device {
         Some(hash) => Subject::Device(hash),
         None => Subject::Address(&email),
