@@ -33,6 +33,12 @@ pub struct Config {
     #[arg(long, env = "KEYS_DIR", default_value = "keys")]
     pub keys_dir: PathBuf,
 
+    /// Accept private key files readable by their group (a Kubernetes Secret volume, which the
+    /// pod's `fsGroup` makes group-readable); files readable by others are refused either way.
+    #[arg(long, env = "KEYS_GROUP_READABLE", default_value = "false", action = ArgAction::Set,
+          value_parser = BoolishValueParser::new())]
+    pub keys_group_readable: bool,
+
     /// The `iss` of every token identity signs, and the base of its metadata URLs.
     #[arg(long, env = "ISSUER", default_value = "http://127.0.0.1:8081")]
     pub issuer: String,

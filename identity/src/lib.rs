@@ -245,7 +245,11 @@ impl Server {
     /// creates keys), starts watching it, and binds `config.addr` (port 0 allowed).
     pub async fn bind(config: Config, clock: Clock) -> anyhow::Result<Server> {
         config.validate().map_err(anyhow::Error::msg)?;
-        let ring_config = KeyRingConfig { jwks_max_age: config.jwks_max_age, ..KeyRingConfig::default() };
+        let ring_config = KeyRingConfig {
+            jwks_max_age: config.jwks_max_age,
+            group_readable: config.keys_group_readable,
+            ..KeyRingConfig::default()
+        };
         let keyring = KeyRing::load(&config.keys_dir, ring_config, clock.clone()).with_context(|| {
             format!(
                 "KEYS_DIR {}: cannot load the signing keys (create them with `identity keys init`)",

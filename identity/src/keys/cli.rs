@@ -30,6 +30,11 @@ pub struct KeysArgs {
     /// How often verifiers refresh the JWKS.
     #[arg(long, env = "JWKS_REFRESH", default_value = "30s", value_parser = parse_duration, global = true)]
     pub verifier_refresh: Duration,
+    /// Accept private key files readable by their group, as identity does with the same setting
+    /// (a Kubernetes Secret volume); files readable by others are refused either way.
+    #[arg(long, env = "KEYS_GROUP_READABLE", default_value = "false", action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new(), global = true)]
+    pub keys_group_readable: bool,
     /// Print JSON instead of a table.
     #[arg(long, global = true)]
     pub json: bool,
@@ -128,7 +133,7 @@ pub fn run(args: KeysArgs, clock: &Clock) -> i32 {
         KeysCommand::Init { .. } | KeysCommand::Rotate { .. } | KeysCommand::Revoke { .. } | KeysCommand::Prune
     );
     let judged = changes || matches!(args.command, KeysCommand::List);
-    let dir = KeyDir::new(&args.keys_dir);
+    let dir = KeyDir::new(&args.keys_dir).group_readable(args.keys_group_readable);
     if judged {
         for problem in dir.problems() {
             eprintln!("identity keys: warning: {problem}");
@@ -196,6 +201,7 @@ fn execute(args: &KeysArgs, clock: &Clock) -> Result<String, Failure> {
     let config = KeyRingConfig {
         jwks_max_age: args.jwks_max_age,
         verifier_refresh: args.verifier_refresh,
+        group_readable: args.keys_group_readable,
     };
     let actor = os_user();
     let output = match &args.command {

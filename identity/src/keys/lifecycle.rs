@@ -79,7 +79,7 @@ pub fn rotate(
             minimum_secs: config.minimum_lead().as_secs(),
         });
     }
-    let keys = KeyDir::new(dir);
+    let keys = KeyDir::new(dir).group_readable(config.group_readable);
     let _lock = keys.lock_exclusive()?;
     let mut schedule = keys.read_schedule()?;
     let now = clock.now_millis();
@@ -143,7 +143,7 @@ pub fn revoke(
     force: bool,
     actor: &str,
 ) -> Result<Revoked, KeyError> {
-    let keys = KeyDir::new(dir);
+    let keys = KeyDir::new(dir).group_readable(config.group_readable);
     let _lock = keys.lock_exclusive()?;
     let mut schedule = keys.read_schedule()?;
     let now = clock.now_millis();
@@ -206,7 +206,7 @@ pub fn prune(
     config: &KeyRingConfig,
     actor: &str,
 ) -> Result<Vec<Kid>, KeyError> {
-    let keys = KeyDir::new(dir);
+    let keys = KeyDir::new(dir).group_readable(config.group_readable);
     let _lock = keys.lock_exclusive()?;
     let mut schedule = keys.read_schedule()?;
     let now = clock.now_millis();

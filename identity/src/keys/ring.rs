@@ -23,13 +23,15 @@ use super::KeyError;
 /// before the key leaves the JWKS.
 const RETIRED_MARGIN: Duration = Duration::from_secs(60);
 
-/// The timings the ring's rules depend on.
+/// The timings the ring's rules depend on, and how strict it is about key file modes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KeyRingConfig {
     /// `Cache-Control: max-age` of the JWKS (`JWKS_MAX_AGE`, 60 s).
     pub jwks_max_age: Duration,
     /// How often verifiers refresh the JWKS (30 s).
     pub verifier_refresh: Duration,
+    /// Accept private key files readable by their group (`KEYS_GROUP_READABLE`, false).
+    pub group_readable: bool,
 }
 
 impl Default for KeyRingConfig {
@@ -37,6 +39,7 @@ impl Default for KeyRingConfig {
         KeyRingConfig {
             jwks_max_age: Duration::from_secs(60),
             verifier_refresh: Duration::from_secs(30),
+            group_readable: false,
         }
     }
 }
@@ -141,7 +144,7 @@ fn load_listed(dir: &KeyDir) -> Result<Loaded, KeyError> {
 impl KeyRing {
     /// Loads the directory, refusing it (naming the file) if anything in it is invalid.
     pub fn load(dir: &Path, config: KeyRingConfig, clock: Clock) -> Result<KeyRing, KeyError> {
-        let dir = KeyDir::new(dir);
+        let dir = KeyDir::new(dir).group_readable(config.group_readable);
         let loaded = load_listed(&dir)?;
         dir.check_pem_permissions()?;
         let current = RwLock::new(Arc::new(loaded));

@@ -19,11 +19,16 @@ const AUDIT_LOG: &str = "audit.log";
 const LOCK_FILE: &str = ".lock";
 /// Permission bits that must be clear on a private key file.
 const GROUP_OR_OTHER: u32 = 0o077;
+/// The bits that must be clear when group access is allowed (`KEYS_GROUP_READABLE`).
+const OTHER: u32 = 0o007;
 
 /// A key directory (`KEYS_DIR`).
 #[derive(Clone, Debug)]
 pub struct KeyDir {
     path: PathBuf,
+    /// Whether a private key file may be readable by its group (a Kubernetes Secret volume with
+    /// the pod's `fsGroup`); never by others.
+    group_readable: bool,
 }
 
 /// A held `flock` on the directory's `.lock`; released when dropped (the file is closed).
@@ -52,7 +57,14 @@ impl KeyDir {
     pub fn new(path: &Path) -> KeyDir {
         KeyDir {
             path: path.to_owned(),
+            group_readable: false,
         }
+    }
+
+    /// The same directory, allowing (or not) private key files readable by their group
+    /// (`KEYS_GROUP_READABLE`). Files readable by others are refused either way.
+    pub fn group_readable(self, allowed: bool) -> KeyDir {
+        KeyDir { group_readable: allowed, ..self }
     }
 
     /// The directory's path.
@@ -162,7 +174,7 @@ impl KeyDir {
         };
         // Checked on the open file, so a chmod between check and read cannot slip through.
         let metadata = file.metadata().map_err(|e| KeyError::io(&path, e))?;
-        check_private_mode(&path, metadata.permissions().mode())?;
+        check_private_mode(&path, metadata.permissions().mode(), self.group_readable)?;
         let capacity = usize::try_from(metadata.len())
             .unwrap_or(0)
             .saturating_add(1);
@@ -188,7 +200,7 @@ impl KeyDir {
             let path = entry.path();
             if path.extension().is_some_and(|ext| ext == "pem") {
                 let metadata = fs::metadata(&path).map_err(|e| KeyError::io(&path, e))?;
-                check_private_mode(&path, metadata.permissions().mode())?;
+                check_private_mode(&path, metadata.permissions().mode(), self.group_readable)?;
             }
         }
         Ok(())
@@ -211,7 +223,9 @@ impl KeyDir {
         for path in pems {
             let checked = fs::metadata(&path)
                 .map_err(|e| KeyError::io(&path, e))
-                .and_then(|metadata| check_private_mode(&path, metadata.permissions().mode()));
+                .and_then(|metadata| {
+                    check_private_mode(&path, metadata.permissions().mode(), self.group_readable)
+                });
             if let Err(error) = checked {
                 problems.push(error.to_string());
             }
@@ -269,7 +283,9 @@ impl KeyDir {
                 if name != KEYS_JSON && !name.ends_with(".pem") {
                     return None;
                 }
-                let m = entry.metadata().ok()?;
+                // Followed through symlinks: a Kubernetes Secret volume's files are links into a
+                // `..data` link the kubelet swaps, so only the targets change on an update.
+                let m = fs::metadata(entry.path()).ok()?;
                 Some(FileStamp {
                     name,
                     inode: m.ino(),
@@ -312,8 +328,9 @@ impl KeyDir {
     }
 }
 
-fn check_private_mode(path: &Path, mode: u32) -> Result<(), KeyError> {
-    if mode & GROUP_OR_OTHER != 0 {
+fn check_private_mode(path: &Path, mode: u32, group_readable: bool) -> Result<(), KeyError> {
+    let forbidden = if group_readable { OTHER } else { GROUP_OR_OTHER };
+    if mode & forbidden != 0 {
         return Err(KeyError::InsecurePermissions {
             path: path.to_owned(),
             mode: mode & 0o777,
@@ -384,5 +401,72 @@ mod tests {
         assert_eq!(before, keys.fingerprint());
         keys.write_schedule(&Schedule::empty()).expect("rewritten");
         assert_ne!(before, keys.fingerprint());
+    }
+
+    fn chmod(path: &Path, mode: u32) {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).expect("chmod");
+    }
+
+    #[test]
+    fn a_group_readable_key_is_refused_unless_keys_group_readable() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let keys = KeyDir::new(dir.path());
+        let key = PrivateKey::generate();
+        keys.write_private_key(&key).expect("written");
+        chmod(&keys.pem_path(key.kid()), 0o640);
+        let err = keys.read_private_key(key.kid()).expect_err("group-readable refused by default");
+        assert!(matches!(err, KeyError::InsecurePermissions { mode: 0o640, .. }), "{err}");
+        assert!(keys.check_pem_permissions().is_err());
+        assert_eq!(keys.problems().len(), 1, "{:?}", keys.problems());
+
+        let allowed = keys.group_readable(true);
+        assert_eq!(allowed.read_private_key(key.kid()).expect("allowed").kid(), key.kid());
+        allowed.check_pem_permissions().expect("allowed");
+        assert!(allowed.problems().is_empty(), "{:?}", allowed.problems());
+        // A Secret volume's usual modes: 0440 and 0400.
+        chmod(&allowed.pem_path(key.kid()), 0o440);
+        allowed.read_private_key(key.kid()).expect("0440 allowed");
+    }
+
+    #[test]
+    fn an_others_readable_key_is_refused_even_with_keys_group_readable() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let keys = KeyDir::new(dir.path()).group_readable(true);
+        let key = PrivateKey::generate();
+        keys.write_private_key(&key).expect("written");
+        for mode in [0o604, 0o644, 0o444] {
+            chmod(&keys.pem_path(key.kid()), mode);
+            let err = keys.read_private_key(key.kid()).expect_err("others-readable refused");
+            assert!(matches!(err, KeyError::InsecurePermissions { .. }), "{mode:o}: {err}");
+            assert!(keys.check_pem_permissions().is_err(), "{mode:o}");
+            assert_eq!(keys.problems().len(), 1, "{mode:o}: {:?}", keys.problems());
+        }
+    }
+
+    /// The kubelet's Secret volume: `keys.json` and `<kid>.pem` are links to `..data/<name>`,
+    /// `..data` a link to a timestamped directory it replaces on an update.
+    #[test]
+    fn the_fingerprint_sees_a_secret_volume_update_through_its_links() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let first = dir.path().join("..2026_01_01_00_00_00.1");
+        let second = dir.path().join("..2026_01_01_00_01_00.2");
+        KeyDir::new(&first).create().expect("first");
+        KeyDir::new(&first).write_schedule(&Schedule::empty()).expect("written");
+        symlink(first.file_name().expect("name"), dir.path().join("..data")).expect("..data");
+        symlink("..data/keys.json", dir.path().join(KEYS_JSON)).expect("keys.json link");
+        let keys = KeyDir::new(dir.path());
+        let before = keys.fingerprint();
+        assert_eq!(keys.read_schedule().expect("reads through links"), Schedule::empty());
+
+        KeyDir::new(&second).create().expect("second");
+        let mut schedule = Schedule::empty();
+        schedule.keys.push(KeyMeta::new(Kid::of_public_key(&[2; 32]), 0, 0));
+        KeyDir::new(&second).write_schedule(&schedule).expect("written");
+        let tmp = dir.path().join("..data_tmp");
+        symlink(second.file_name().expect("name"), &tmp).expect("tmp link");
+        fs::rename(&tmp, dir.path().join("..data")).expect("swapped");
+        assert_ne!(before, keys.fingerprint());
+        assert_eq!(keys.read_schedule().expect("new schedule"), schedule);
     }
 }

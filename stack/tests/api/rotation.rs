@@ -29,6 +29,7 @@ fn short_windows() -> KeyRingConfig {
     KeyRingConfig {
         jwks_max_age: WINDOW,
         verifier_refresh: WINDOW,
+        group_readable: false,
     }
 }
 
