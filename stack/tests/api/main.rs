@@ -9,6 +9,7 @@ mod core_direct;
 mod durable_mail;
 mod failures;
 mod isolation;
+mod kubernetes;
 mod lifecycle;
 mod mail;
 mod roles;
