@@ -48,6 +48,7 @@ fn keys(dir: &Path, command: KeysCommand) -> KeysArgs {
         keys_dir: dir.to_owned(),
         jwks_max_age: WINDOW,
         verifier_refresh: WINDOW,
+        keys_group_readable: false,
         json: false,
         command,
     }
