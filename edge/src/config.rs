@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use url::Url;
 
+pub use crate::browser::TrustedProxies;
+
 /// Configuration of the edge service; every field can be set by its environment variable.
 #[derive(clap::Parser, Clone, Debug)]
 #[command(
@@ -44,7 +46,33 @@ pub struct Config {
     /// (`10s`, `1m`, or milliseconds such as `500ms`).
     #[arg(long, env = "UPSTREAM_TIMEOUT", default_value = "10s", value_parser = parse_timeout)]
     pub upstream_timeout: Duration,
+
+    /// Proxies whose `X-Forwarded-For` edge believes: a comma list of CIDRs or addresses (e.g.
+    /// `10.0.0.0/8,fd00::/8`); empty (the default) trusts none and takes the TCP peer.
+    #[arg(long, env = "TRUSTED_PROXIES", default_value = "", value_parser = TrustedProxies::parse)]
+    pub trusted_proxies: TrustedProxies,
+
+    /// Sign-up, sign-in, password-reset, verification-mail and password-change requests allowed
+    /// per client address (IPv6: per /64) in any 60 seconds; `0` turns the limit off.
+    #[arg(long, env = "AUTH_RATE_LIMIT", default_value_t = 30)]
+    pub auth_rate_limit: u32,
+
+    /// How long a client may take to send a request's headers before edge closes the connection.
+    #[arg(long, env = "HEADER_TIMEOUT", default_value = "10s", value_parser = parse_timeout)]
+    pub header_timeout: Duration,
+
+    /// How long a client may take to send a request's body, from its headers on, before edge
+    /// answers `408` and closes the connection.
+    #[arg(long, env = "BODY_TIMEOUT", default_value = "30s", value_parser = parse_timeout)]
+    pub body_timeout: Duration,
+
+    /// Most client connections open at once; further clients wait to be accepted.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
 }
+
+/// The default `MAX_CONNECTIONS`.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 
 impl Default for Config {
     /// The documented defaults, without reading the environment (tests and `stack` start here).
@@ -57,6 +85,11 @@ impl Default for Config {
             public_url: "http://127.0.0.1:8080".into(),
             body_limit: 1_048_576,
             upstream_timeout: Duration::from_secs(10),
+            trusted_proxies: TrustedProxies::default(),
+            auth_rate_limit: 30,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -134,6 +167,13 @@ pub(crate) fn check_limits(config: &Config) -> Result<(), ConfigError> {
             "must be at least 1 byte",
         ));
     }
+    if config.max_connections == 0 {
+        return Err(ConfigError::new(
+            "MAX_CONNECTIONS",
+            "0",
+            "must be at least 1",
+        ));
+    }
     Ok(())
 }
 
@@ -166,6 +206,34 @@ mod tests {
         for bad in ["0ms", "ms", "1.5ms", "10", "0s"] {
             assert!(parse_timeout(bad).is_err(), "{bad} should be refused");
         }
+    }
+
+    #[test]
+    fn abuse_settings_have_the_documented_defaults_and_refuse_bad_values() {
+        let config = Config::try_parse_from(["edge"]).expect("defaults parse");
+        assert_eq!(config.trusted_proxies, TrustedProxies::default());
+        assert_eq!(config.auth_rate_limit, 30);
+        assert_eq!(config.header_timeout, Duration::from_secs(10));
+        assert_eq!(config.body_timeout, Duration::from_secs(30));
+        assert_eq!(config.max_connections, DEFAULT_MAX_CONNECTIONS);
+        let defaults = Config::default();
+        assert_eq!(
+            (defaults.auth_rate_limit, defaults.header_timeout, defaults.body_timeout),
+            (config.auth_rate_limit, config.header_timeout, config.body_timeout)
+        );
+
+        let config = Config::try_parse_from(["edge", "--trusted-proxies", "10.0.0.0/8, ::1"])
+            .expect("a CIDR list parses");
+        assert_ne!(config.trusted_proxies, TrustedProxies::default());
+        let err = Config::try_parse_from(["edge", "--trusted-proxies", "10.0.0.0/8,nope"])
+            .expect_err("garbage is refused");
+        assert!(err.to_string().contains("TRUSTED_PROXIES"), "{err}");
+        let err = check_limits(&Config {
+            max_connections: 0,
+            ..Config::default()
+        })
+        .expect_err("no connections at all is refused");
+        assert_eq!(err.variable, "MAX_CONNECTIONS");
     }
 
     #[test]

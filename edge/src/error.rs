@@ -5,11 +5,14 @@
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, RETRY_AFTER, SET_COOKIE};
+use http::header::{CONNECTION, CONTENT_TYPE, RETRY_AFTER, SET_COOKIE};
 use http::{HeaderName, HeaderValue, StatusCode};
 use serde::Serialize;
 
 use crate::origin::OriginRejection;
+
+/// The seconds-to-wait header Better-Auth's client reads.
+const X_RETRY_AFTER: HeaderName = HeaderName::from_static("x-retry-after");
 
 /// Any error's cause, kept for the log.
 pub type Cause = Box<dyn std::error::Error + Send + Sync>;
@@ -59,6 +62,15 @@ pub enum EdgeError {
     /// The body is over the limit.
     #[error("Payload too large")]
     PayloadTooLarge,
+    /// The client took longer than `BODY_TIMEOUT` to send the body: `408`, connection closed.
+    #[error("Request timeout")]
+    BodyTimeout,
+    /// Over the per-address limit (DESIGN §14): `429` with `Retry-After` and `X-Retry-After`.
+    #[error("Too many requests. Please try again later.")]
+    TooManyRequests {
+        /// Seconds until the next request would be allowed.
+        retry_after_secs: u64,
+    },
     /// No such route (answered with an empty body, as Better-Auth does).
     #[error("Not found")]
     NotFound,
@@ -130,6 +142,8 @@ impl EdgeError {
             | EdgeError::FieldNotAllowed => StatusCode::BAD_REQUEST,
             EdgeError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             EdgeError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            EdgeError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            EdgeError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             EdgeError::NotFound => StatusCode::NOT_FOUND,
             EdgeError::Relayed { status, .. } | EdgeError::RetryLater { status, .. } => *status,
             EdgeError::IdentityUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -154,6 +168,8 @@ impl EdgeError {
             EdgeError::FieldNotAllowed => "FIELD_NOT_ALLOWED",
             EdgeError::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             EdgeError::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            EdgeError::BodyTimeout => "REQUEST_TIMEOUT",
+            EdgeError::TooManyRequests { .. } => "TOO_MANY_REQUESTS",
             EdgeError::NotFound => "NOT_FOUND",
             EdgeError::Relayed { .. } | EdgeError::RetryLater { .. } => "RELAYED",
             EdgeError::IdentityUnavailable(_) => "IDENTITY_UNAVAILABLE",
@@ -207,9 +223,25 @@ impl IntoResponse for EdgeError {
                 [
                     (CONTENT_TYPE, HeaderValue::from_static("application/json")),
                     (RETRY_AFTER, retry_after.clone()),
-                    (HeaderName::from_static("x-retry-after"), retry_after),
+                    (X_RETRY_AFTER, retry_after),
                 ],
                 body,
+            )
+                .into_response(),
+            EdgeError::TooManyRequests { retry_after_secs } => {
+                let seconds = HeaderValue::from(retry_after_secs);
+                (
+                    self.status(),
+                    [(RETRY_AFTER, seconds.clone()), (X_RETRY_AFTER, seconds)],
+                    self.body(),
+                )
+                    .into_response()
+            }
+            // The rest of a body that came too slowly is not worth waiting for: close.
+            EdgeError::BodyTimeout => (
+                self.status(),
+                [(CONNECTION, HeaderValue::from_static("close"))],
+                self.body(),
             )
                 .into_response(),
             EdgeError::SessionRejected { ref clear_cookie } => {
@@ -240,6 +272,24 @@ mod tests {
         assert_eq!(err.status(), StatusCode::BAD_GATEWAY);
         assert_eq!(err.code(), "BAD_GATEWAY");
         assert!(!err.to_string().contains("10.0.0.7"));
+    }
+
+    #[test]
+    fn too_many_requests_says_when_to_retry_in_both_headers() {
+        let response = EdgeError::TooManyRequests {
+            retry_after_secs: 4,
+        }
+        .into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()["retry-after"], "4");
+        assert_eq!(response.headers()["x-retry-after"], "4");
+    }
+
+    #[test]
+    fn a_body_timeout_closes_the_connection() {
+        let response = EdgeError::BodyTimeout.into_response();
+        assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(response.headers()["connection"], "close");
     }
 
     #[test]

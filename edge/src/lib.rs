@@ -15,6 +15,7 @@ mod identity;
 mod origin;
 mod pages;
 mod proxy;
+mod rate_limit;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -24,6 +25,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::extract::{MatchedPath, Request};
+use axum::middleware::from_fn_with_state;
 use axum::routing::any;
 use axum::Router;
 use service_kit::serve::ServeOptions;
@@ -63,6 +65,14 @@ pub struct Shared {
     pub(crate) device_cookie: SessionCookie,
     /// Largest body forwarded to core-api, in bytes.
     pub(crate) body_limit: usize,
+    /// The proxies whose `X-Forwarded-For` is believed.
+    pub(crate) trusted_proxies: config::TrustedProxies,
+    /// The per-address limit on the auth endpoints that hash passwords or send mail.
+    pub(crate) auth_rate_limit: rate_limit::AuthRateLimit,
+    /// How long a client may take to send a body.
+    pub(crate) body_timeout: Duration,
+    /// How long core-api may take to answer once the request is sent.
+    pub(crate) upstream_timeout: Duration,
 }
 
 impl Deref for AppState {
@@ -98,6 +108,10 @@ impl AppState {
             device_cookie: SessionCookie::device(public_origin.is_secure()),
             public_origin,
             body_limit: config.body_limit,
+            trusted_proxies: config.trusted_proxies.clone(),
+            auth_rate_limit: rate_limit::AuthRateLimit::new(config.auth_rate_limit),
+            body_timeout: config.body_timeout,
+            upstream_timeout: config.upstream_timeout,
         })))
     }
 
@@ -121,14 +135,24 @@ fn upstream_client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
         .context("building an upstream HTTP client")
 }
 
-/// The router the binary runs: health, the pages and static files, the auth API and the
-/// `/api/*` proxy.
+/// The router the binary runs: health, the pages and static files, the auth API (the endpoints
+/// that hash passwords or send mail behind the per-address limit) and the `/api/*` proxy. Every
+/// request's client address is decided first, once.
 pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(health::routes())
         .merge(pages::routes(state.public_origin.is_secure()))
         .merge(auth_api::routes())
+        .merge(auth_api::rate_limited_routes().route_layer(from_fn_with_state(
+            state.clone(),
+            rate_limit::limit_auth_requests,
+        )))
         .route("/api/{*path}", any(proxy::proxy_to_core_api))
+        .layer(from_fn_with_state(state.clone(), body::bound_body_time))
+        .layer(from_fn_with_state(
+            state.clone(),
+            browser::resolve_client_address,
+        ))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(request_span)

@@ -4,14 +4,15 @@
 //! credentials or forwarding headers, and never relays core-api's `Set-Cookie`.
 
 use axum::body::Body;
+use axum::body::HttpBody;
 use axum::extract::{Request, State};
 use axum::response::Response;
-use http::header::{AUTHORIZATION, CONNECTION, CONTENT_TYPE};
+use http::header::{AUTHORIZATION, CONNECTION, CONTENT_TYPE, SET_COOKIE};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use serde::Deserialize;
 use url::Url;
 
-use crate::body::read_limited;
+use crate::body::{body_failure, declared_over_limit, stream_limited};
 use crate::browser::{client_ip, user_agent};
 use crate::cookie::SessionToken;
 use crate::error::EdgeError;
@@ -48,8 +49,11 @@ pub async fn proxy_to_core_api(
     // 3. Where the request goes. The token is bound to this exact path.
     let target = core_api_url(&state.core_api_base, &parts.uri)?;
 
-    // 4. The body, bounded, read before a token is minted for it.
-    let body = read_limited(&parts.headers, body, state.body_limit).await?;
+    // 4. A body declared too large is refused before identity is asked; none of the body is read
+    //    before the session is confirmed (DESIGN §14).
+    if declared_over_limit(&parts.headers, state.body_limit) {
+        return Err(EdgeError::PayloadTooLarge);
+    }
 
     // 5. Exchange the session for a token bound to this method and path (identity checks the
     //    session, its binding and expiry; edge only relays the verdict).
@@ -72,8 +76,8 @@ pub async fn proxy_to_core_api(
         .map_err(EdgeError::from_identity)?;
     let status = answer.status();
     let answer = answer.bytes().await.map_err(EdgeError::from_identity)?;
-    let bearer = match status {
-        StatusCode::OK => bearer_header(&answer)?,
+    let issued = match status {
+        StatusCode::OK => Issued::parse(&answer)?,
         StatusCode::BAD_REQUEST if oauth_error(&answer) == "invalid_grant" => {
             return Err(EdgeError::SessionRejected {
                 clear_cookie: state.cookie.clear(),
@@ -91,21 +95,41 @@ pub async fn proxy_to_core_api(
             ));
         }
     };
+    // Sliding expiry moved the session's end: the cookie must follow it (DESIGN §3).
+    let refreshed_cookie = match issued.session_expires_in {
+        Some(max_age) => Some(
+            state
+                .cookie
+                .set(session.expose_secret(), Some(max_age))
+                .ok_or(EdgeError::Internal("a cookie edge read could not be set again"))?,
+        ),
+        None => None,
+    };
 
-    // 6. Forward with the token in place of the browser's credentials.
-    let headers = forward_headers(&parts.headers, bearer, request_id(&parts.headers));
-    let upstream = state
+    // 6. Forward with the token in place of the browser's credentials; the body streams through
+    //    as it arrives, within BODY_LIMIT and BODY_TIMEOUT. core-api's own time runs after the
+    //    body's.
+    let headers = forward_headers(&parts.headers, issued.bearer()?, request_id(&parts.headers));
+    let mut forward = state
         .core_api
         .request(parts.method, target)
-        .headers(headers)
-        .body(body)
-        .send()
-        .await
-        .map_err(EdgeError::from_core_api)?;
+        .headers(headers);
+    if !body.is_end_stream() {
+        forward = forward
+            .body(stream_limited(body, state.body_limit))
+            .timeout(state.body_timeout + state.upstream_timeout);
+    }
+    let upstream = forward.send().await.map_err(|err| {
+        body_failure(&err).unwrap_or_else(|| EdgeError::from_core_api(err))
+    })?;
 
-    // 7. Relay core-api's answer, less hop-by-hop headers and cookies.
+    // 7. Relay core-api's answer, less hop-by-hop headers and cookies, plus the session cookie
+    //    when it was extended.
     let status = upstream.status();
-    let headers = response_headers(upstream.headers());
+    let mut headers = response_headers(upstream.headers());
+    if let Some(cookie) = refreshed_cookie {
+        headers.insert(SET_COOKIE, cookie);
+    }
     let body = upstream.bytes().await.map_err(EdgeError::from_core_api)?;
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
@@ -147,23 +171,32 @@ fn exchange_form(
     form.finish()
 }
 
+/// identity's successful exchange answer, as much of it as edge uses.
 #[derive(Deserialize)]
 struct Issued<'a> {
     #[serde(borrow)]
     access_token: std::borrow::Cow<'a, str>,
+    /// Present when this exchange extended the session: the cookie's new Max-Age.
+    #[serde(default)]
+    session_expires_in: Option<u64>,
 }
 
-/// `Bearer <access_token>` from identity's successful exchange answer.
-fn bearer_header(answer: &[u8]) -> Result<HeaderValue, EdgeError> {
-    let issued: Issued<'_> = serde_json::from_slice(answer)
-        .map_err(|err| EdgeError::identity_contract(format!("token exchange answer: {err}")))?;
-    let mut value = String::with_capacity(7 + issued.access_token.len());
-    value.push_str("Bearer ");
-    value.push_str(&issued.access_token);
-    let mut header = HeaderValue::try_from(value)
-        .map_err(|_| EdgeError::identity_contract("access token is not a header value"))?;
-    header.set_sensitive(true);
-    Ok(header)
+impl<'a> Issued<'a> {
+    fn parse(answer: &'a [u8]) -> Result<Issued<'a>, EdgeError> {
+        serde_json::from_slice(answer)
+            .map_err(|err| EdgeError::identity_contract(format!("token exchange answer: {err}")))
+    }
+
+    /// `Bearer <access_token>`.
+    fn bearer(&self) -> Result<HeaderValue, EdgeError> {
+        let mut value = String::with_capacity(7 + self.access_token.len());
+        value.push_str("Bearer ");
+        value.push_str(&self.access_token);
+        let mut header = HeaderValue::try_from(value)
+            .map_err(|_| EdgeError::identity_contract("access token is not a header value"))?;
+        header.set_sensitive(true);
+        Ok(header)
+    }
 }
 
 /// The `error` of an RFC 6749 error answer, or `""`.

@@ -21,7 +21,7 @@ use serde::Serialize;
 use shared_claims::{Audience, Claims, TOKEN_LIFETIME_SECS};
 
 use crate::keys::KeyError;
-use crate::sessions::{Client, LiveSession, SessionError};
+use crate::sessions::{cookie_max_age, Client, LiveSession, SessionError};
 use crate::AppState;
 
 /// The only grant type accepted.
@@ -237,13 +237,17 @@ pub fn mint_claims(live: &LiveSession, request: ExchangeRequest, issuer: &str, n
     }
 }
 
-/// The success body (RFC 8693 §2.2.1).
+/// The success body (RFC 8693 §2.2.1), with one extension member (RFC 8693 §2.2.1 allows them):
+/// `session_expires_in`, the session's new cookie lifetime in seconds, present only when this
+/// exchange extended the session, so edge can send the cookie again (DESIGN §3).
 #[derive(Serialize)]
 pub struct IssuedToken {
     access_token: String,
     issued_token_type: &'static str,
     token_type: &'static str,
     expires_in: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session_expires_in: Option<i64>,
 }
 
 impl IntoResponse for IssuedToken {
@@ -278,6 +282,7 @@ pub async fn exchange_session_for_token(
         state.session_policy(),
     )
     .await?;
+    let session_expires_in = used.refreshed.then(|| cookie_max_age(&used.live.session.times, now)).flatten();
     let claims = mint_claims(&used.live, request, state.issuer(), now.div_euclid(1000));
     let access_token = state.keyring().sign(&claims)?;
     Ok(IssuedToken {
@@ -285,6 +290,7 @@ pub async fn exchange_session_for_token(
         issued_token_type: ISSUED_TOKEN_TYPE,
         token_type: "Bearer",
         expires_in: TOKEN_LIFETIME_SECS,
+        session_expires_in,
     })
 }
 
@@ -418,6 +424,21 @@ mod tests {
     fn the_subject_token_is_redacted_in_debug() {
         let request = ExchangeRequest::parse(body(&[]).as_bytes()).unwrap();
         assert!(!format!("{request:?}").contains(TOKEN));
+    }
+
+    #[test]
+    fn the_session_lifetime_is_announced_only_when_the_exchange_extended_it() {
+        let issued = |session_expires_in| IssuedToken {
+            access_token: "t".into(),
+            issued_token_type: ISSUED_TOKEN_TYPE,
+            token_type: "Bearer",
+            expires_in: TOKEN_LIFETIME_SECS,
+            session_expires_in,
+        };
+        let plain = serde_json::to_value(issued(None)).unwrap();
+        assert!(plain.get("session_expires_in").is_none(), "{plain}");
+        let extended = serde_json::to_value(issued(Some(604_800))).unwrap();
+        assert_eq!(extended["session_expires_in"], 604_800);
     }
 
     #[test]

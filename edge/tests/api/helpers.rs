@@ -24,6 +24,8 @@ pub const REVOKED: &str = "revoked-session-token";
 pub const SLOW: &str = "slow-session-token";
 /// A session whose exchange identity answers with a non-grant 4xx (a contract bug).
 pub const BUGGY: &str = "buggy-session-token";
+/// A live session whose exchange extends it (sliding expiry) to one hour from now.
+pub const SLIDING: &str = "sliding-session-token";
 /// A live session signed in too long ago for sensitive changes (`403 SESSION_NOT_FRESH`).
 pub const STALE: &str = "stale-session-token";
 /// A session whose listing (wrongly) carries its own secret as a handle.
@@ -106,6 +108,12 @@ pub fn fake_identity(recorder: Recorder) -> Router {
                 "access_token": format!("access.{}.{}", form["request_method"], form["request_path"].replace('/', "_")),
                 "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
                 "token_type": "Bearer", "expires_in": 60
+            }))
+            .into_response(),
+            SLIDING => Json(json!({
+                "access_token": "access.sliding",
+                "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
+                "token_type": "Bearer", "expires_in": 60, "session_expires_in": 3600
             }))
             .into_response(),
             SLOW => std::future::pending().await,
@@ -290,6 +298,12 @@ pub struct Options {
     pub body_limit: usize,
     pub identity_url: Option<String>,
     pub core_api_url: Option<String>,
+    /// `AUTH_RATE_LIMIT`.
+    pub auth_rate_limit: u32,
+    /// `TRUSTED_PROXIES`.
+    pub trusted_proxies: &'static str,
+    /// `BODY_TIMEOUT`.
+    pub body_timeout: Duration,
 }
 
 impl Default for Options {
@@ -300,6 +314,9 @@ impl Default for Options {
             body_limit: 1_048_576,
             identity_url: None,
             core_api_url: None,
+            auth_rate_limit: edge::Config::default().auth_rate_limit,
+            trusted_proxies: "",
+            body_timeout: edge::Config::default().body_timeout,
         }
     }
 }
@@ -336,6 +353,10 @@ impl TestEdge {
             public_url: options.public_url.to_owned(),
             body_limit: options.body_limit,
             upstream_timeout: options.upstream_timeout,
+            trusted_proxies: edge::config::TrustedProxies::parse(options.trusted_proxies).unwrap(),
+            auth_rate_limit: options.auth_rate_limit,
+            body_timeout: options.body_timeout,
+            ..edge::Config::default()
         };
         let server = edge::Server::bind(config).await.expect("edge binds");
         let url = format!("http://{}", server.local_addr());
