@@ -7,6 +7,7 @@ mod browser;
 mod compose;
 mod core_direct;
 mod durable_mail;
+mod edge_abuse;
 mod failures;
 mod isolation;
 mod kubernetes;
