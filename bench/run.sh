@@ -43,7 +43,7 @@ CORE_API_ADDR=127.0.0.1:18082 DATABASE_URL="$core_db" ISSUER=http://127.0.0.1:18
     JWKS_URL=http://127.0.0.1:18081/.well-known/jwks.json \
     "$bin/core-api" >"$work/core.log" 2>&1 & pids+=($!); core_pid=$!
 EDGE_ADDR=127.0.0.1:18080 PUBLIC_URL=http://127.0.0.1:18080 IDENTITY_URL=http://127.0.0.1:18081 \
-    CORE_API_URL=http://127.0.0.1:18082 "$bin/edge" >"$work/edge.log" 2>&1 & pids+=($!); edge_pid=$!
+    CORE_API_URL=http://127.0.0.1:18082 AUTH_RATE_LIMIT=${AUTH_RATE_LIMIT:-0} "$bin/edge" >"$work/edge.log" 2>&1 & pids+=($!); edge_pid=$!
 for port in 18082 18080; do
     for _ in $(seq 200); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.05; done
 done
