@@ -43,6 +43,10 @@ use crate::identity::IdentityClient;
 /// reuse connections instead of opening new ones.
 const POOL_MAX_IDLE_PER_HOST: usize = 1024;
 
+/// Most bytes of request line and headers edge buffers for one request (Node's default, so
+/// nothing a Better-Auth deployment accepts is refused): a slow client holds at most this much.
+const MAX_HEADER_BYTES: usize = 16 * 1024;
+
 /// What every handler shares: the upstream clients, the public origin and the cookie settings.
 /// Cheap to clone.
 #[derive(Clone, Debug)]
@@ -199,6 +203,9 @@ impl Server {
             router: app(state),
             serve_options: ServeOptions {
                 grace: config.shutdown_grace,
+                header_read_timeout: Some(config.header_timeout),
+                max_connections: Some(config.max_connections),
+                max_header_bytes: Some(MAX_HEADER_BYTES),
                 ..ServeOptions::default()
             },
         })

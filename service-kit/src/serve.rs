@@ -20,6 +20,9 @@ use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tower::{Layer, ServiceExt};
 
+/// The smallest `max_header_bytes` hyper accepts.
+const MIN_HEADER_BYTES: usize = 8 * 1024;
+
 /// How a service's listener treats connections.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
@@ -32,11 +35,20 @@ pub struct ServeOptions {
     /// After shutdown is asked for, how long requests in flight may take to finish before their
     /// connections are dropped.
     pub grace: Duration,
+    /// Most bytes of request line and headers buffered per connection (at least 8 KiB); larger
+    /// heads are answered `431` and the connection closed. `None`: hyper's default (~400 KB),
+    /// which lets a thousand slow clients hold 400 MB.
+    pub max_header_bytes: Option<usize>,
 }
 
 impl Default for ServeOptions {
     fn default() -> Self {
-        ServeOptions { header_read_timeout: None, max_connections: None, grace: Duration::from_secs(10) }
+        ServeOptions {
+            header_read_timeout: None,
+            max_connections: None,
+            grace: Duration::from_secs(10),
+            max_header_bytes: None,
+        }
     }
 }
 
@@ -52,6 +64,10 @@ pub async fn serve(
 ) -> io::Result<()> {
     let mut builder = http1::Builder::new();
     builder.timer(TokioTimer::new()).header_read_timeout(options.header_read_timeout);
+    if let Some(max) = options.max_header_bytes {
+        // hyper refuses (panics on) a buffer smaller than 8 KiB.
+        builder.max_buf_size(max.max(MIN_HEADER_BYTES));
+    }
     let builder = Arc::new(builder);
     let slots = options.max_connections.map(|max| Arc::new(Semaphore::new(max.max(1))));
     let (stop_tx, stop_rx) = watch::channel(false);

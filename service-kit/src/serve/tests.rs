@@ -193,3 +193,24 @@ async fn a_client_that_never_finishes_its_headers_is_disconnected() {
     let read = tokio::time::timeout(DEADLINE, stream.read_to_end(&mut buf)).await;
     assert!(read.is_ok(), "the server closes a connection whose headers stall");
 }
+
+#[tokio::test]
+async fn headers_over_the_cap_are_refused_and_the_connection_closed() {
+    let router = Router::new().route("/", get(|| async { "ok" }));
+    let options = ServeOptions { max_header_bytes: Some(16 * 1024), ..ServeOptions::default() };
+    let running = start(router, options).await;
+
+    let mut within = TcpStream::connect(running.addr).await.unwrap();
+    let padding = format!("x-padding: {}\r\n", "a".repeat(12 * 1024));
+    within.write_all(format!("GET / HTTP/1.1\r\nhost: test\r\n{padding}\r\n").as_bytes()).await.unwrap();
+    assert!(read_response(&mut within).await.starts_with("HTTP/1.1 200"));
+
+    let mut over = TcpStream::connect(running.addr).await.unwrap();
+    let padding = format!("x-padding: {}\r\n", "a".repeat(20 * 1024));
+    // The server may stop reading before all of it is written: that is the point.
+    let _ = over.write_all(format!("GET / HTTP/1.1\r\nhost: test\r\n{padding}").as_bytes()).await;
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(DEADLINE, over.read_to_end(&mut buf)).await.expect("closed within the deadline");
+    let answer = String::from_utf8_lossy(&buf);
+    assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 431"), "{answer}");
+}

@@ -7,6 +7,7 @@
 
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -157,13 +158,14 @@ async fn upstreams() -> Option<Upstreams> {
 /// What each attacking connection does: all are unauthenticated, none ever finishes.
 #[derive(Clone, Copy, Debug)]
 enum Attack {
-    /// 12 KB of headers that never end.
+    /// Headers that never end, just under edge's 16 KiB cap: the most a slow client can make
+    /// edge hold.
     SlowHeaders,
-    /// A made-up session cookie and a 1 MiB body, of which 64 KiB are sent.
+    /// A made-up session cookie and a 1 MiB body (BODY_LIMIT), all of it sent but the last byte.
     MadeUpSessionWithBody,
     /// A made-up session cookie and a declared 100 MB body.
     Oversized,
-    /// No cookie and a chunked body that keeps coming slowly.
+    /// No cookie and a chunked body of half a megabyte that never ends.
     NoSessionChunked,
 }
 
@@ -175,29 +177,33 @@ impl Attack {
         match self {
             Attack::SlowHeaders => {
                 let mut bytes = head.as_bytes().to_vec();
-                while bytes.len() < 12_000 {
+                while bytes.len() < 16_000 {
                     bytes.extend_from_slice(b"X-Padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
                 }
                 bytes
             }
             Attack::MadeUpSessionWithBody => {
                 let mut bytes = format!("{head}{made_up}Content-Length: 1048576\r\n\r\n").into_bytes();
-                bytes.extend(std::iter::repeat_n(b'x', 64 * 1024));
+                bytes.extend(std::iter::repeat_n(b'x', 1_048_575));
                 bytes
             }
             Attack::Oversized => format!("{head}{made_up}Content-Length: 100000000\r\n\r\n").into_bytes(),
             Attack::NoSessionChunked => {
-                format!("{head}Transfer-Encoding: chunked\r\n\r\n1000\r\n{}", "x".repeat(4096)).into_bytes()
+                format!("{head}Transfer-Encoding: chunked\r\n\r\n80000\r\n{}", "x".repeat(512 * 1024)).into_bytes()
             }
         }
     }
 }
 
-/// Opens one attacking connection and sends its bytes; edge may answer or close early, which
-/// is fine: the connection is kept (or the attempt counted) either way.
-async fn attack(addr: String, kind: Attack) -> Option<TcpStream> {
+/// How long an attacking connection keeps pushing its bytes: as much as edge takes in this time
+/// is what edge holds. (An edge that stops reading, or answers and closes, takes little.)
+const SEND_WINDOW: Duration = Duration::from_secs(10);
+
+/// Opens one attacking connection and sends what edge will take of `bytes`; the connection is
+/// kept open either way.
+async fn attack(addr: String, bytes: Arc<Vec<u8>>) -> Option<TcpStream> {
     let mut stream = TcpStream::connect(&addr).await.ok()?;
-    let _ = stream.write_all(&kind.bytes()).await;
+    let _ = tokio::time::timeout(SEND_WINDOW, stream.write_all(&bytes)).await;
     Some(stream)
 }
 
@@ -221,8 +227,9 @@ async fn a_thousand_slow_or_oversized_unauthenticated_connections_leave_edge_sma
     let (idle, _) = edge.memory();
 
     let kinds = [Attack::SlowHeaders, Attack::MadeUpSessionWithBody, Attack::Oversized, Attack::NoSessionChunked];
-    let attempts = (0..ATTACKERS).map(|n| attack(edge.addr().to_owned(), kinds[n % kinds.len()]));
-    let held: Vec<TcpStream> = tokio::time::timeout(STUCK, futures::future::join_all(attempts))
+    let payloads: Vec<Arc<Vec<u8>>> = kinds.iter().map(|kind| Arc::new(kind.bytes())).collect();
+    let attempts = (0..ATTACKERS).map(|n| attack(edge.addr().to_owned(), payloads[n % kinds.len()].clone()));
+    let held: Vec<TcpStream> = tokio::time::timeout(STUCK + SEND_WINDOW, futures::future::join_all(attempts))
         .await
         .expect("the attack connections are made in time")
         .into_iter()
