@@ -27,7 +27,11 @@ impl TrustedProxies {
     /// none.
     pub fn parse(text: &str) -> Result<TrustedProxies, String> {
         let mut nets = Vec::new();
-        for item in text.split(',').map(str::trim).filter(|item| !item.is_empty()) {
+        for item in text
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+        {
             let net = match item.parse::<IpNet>() {
                 Ok(net) => canonical_net(net.trunc()),
                 Err(_) => match item.parse::<IpAddr>() {
@@ -186,21 +190,34 @@ mod tests {
 
     #[test]
     fn without_trusted_proxies_the_peer_is_the_client_whatever_it_forwards() {
-        assert_eq!(resolve("203.0.113.9", &["198.51.100.1"], ""), ip("203.0.113.9"));
+        assert_eq!(
+            resolve("203.0.113.9", &["198.51.100.1"], ""),
+            ip("203.0.113.9")
+        );
     }
 
     #[test]
     fn a_spoofed_header_from_an_untrusted_peer_is_ignored() {
         let trusted = "10.0.0.0/8";
-        assert_eq!(resolve("203.0.113.9", &["10.0.0.1, 1.1.1.1"], trusted), ip("203.0.113.9"));
+        assert_eq!(
+            resolve("203.0.113.9", &["10.0.0.1, 1.1.1.1"], trusted),
+            ip("203.0.113.9")
+        );
     }
 
     #[test]
     fn behind_a_trusted_proxy_the_right_most_untrusted_entry_is_the_client() {
         let trusted = "10.0.0.0/8";
         // The client claims 1.1.1.1; the proxy appended the address it really saw.
-        assert_eq!(resolve("10.0.0.5", &["1.1.1.1, 198.51.100.7"], trusted), ip("198.51.100.7"));
-        assert_eq!(resolve("10.0.0.5", &[], trusted), ip("10.0.0.5"), "no header: the proxy itself");
+        assert_eq!(
+            resolve("10.0.0.5", &["1.1.1.1, 198.51.100.7"], trusted),
+            ip("198.51.100.7")
+        );
+        assert_eq!(
+            resolve("10.0.0.5", &[], trusted),
+            ip("10.0.0.5"),
+            "no header: the proxy itself"
+        );
     }
 
     #[test]
@@ -208,33 +225,58 @@ mod tests {
         let trusted = "10.0.0.0/8, 192.0.2.10";
         let chain = ["1.1.1.1, 198.51.100.7", "192.0.2.10", "10.1.2.3"];
         assert_eq!(resolve("10.0.0.5", &chain, trusted), ip("198.51.100.7"));
-        assert_eq!(resolve("10.0.0.5", &["10.9.9.9, 10.1.1.1"], trusted), ip("10.9.9.9"), "all trusted: left-most");
+        assert_eq!(
+            resolve("10.0.0.5", &["10.9.9.9, 10.1.1.1"], trusted),
+            ip("10.9.9.9"),
+            "all trusted: left-most"
+        );
     }
 
     #[test]
     fn garbage_ends_the_walk_at_the_nearest_trusted_hop() {
         let trusted = "10.0.0.0/8";
-        assert_eq!(resolve("10.0.0.5", &["1.1.1.1, unknown, 10.0.0.7"], trusted), ip("10.0.0.7"));
-        assert_eq!(resolve("10.0.0.5", &["not an address"], trusted), ip("10.0.0.5"));
+        assert_eq!(
+            resolve("10.0.0.5", &["1.1.1.1, unknown, 10.0.0.7"], trusted),
+            ip("10.0.0.7")
+        );
+        assert_eq!(
+            resolve("10.0.0.5", &["not an address"], trusted),
+            ip("10.0.0.5")
+        );
         assert_eq!(resolve("10.0.0.5", &[""], trusted), ip("10.0.0.5"));
         // Entries that are addresses with ports or spaces still count.
-        assert_eq!(resolve("10.0.0.5", &[" 198.51.100.7:4711 "], trusted), ip("198.51.100.7"));
-        assert_eq!(resolve("10.0.0.5", &["[2001:db8::7]:443"], trusted), ip("2001:db8::7"));
+        assert_eq!(
+            resolve("10.0.0.5", &[" 198.51.100.7:4711 "], trusted),
+            ip("198.51.100.7")
+        );
+        assert_eq!(
+            resolve("10.0.0.5", &["[2001:db8::7]:443"], trusted),
+            ip("2001:db8::7")
+        );
     }
 
     #[test]
     fn non_utf8_header_bytes_are_garbage() {
         let trusted = TrustedProxies::parse("10.0.0.0/8").unwrap();
         let mut headers = HeaderMap::new();
-        headers.insert(X_FORWARDED_FOR, HeaderValue::from_bytes(b"1.1.1.1\xff").unwrap());
-        assert_eq!(ClientAddress::resolve(ip("10.0.0.5"), &headers, &trusted).ip(), ip("10.0.0.5"));
+        headers.insert(
+            X_FORWARDED_FOR,
+            HeaderValue::from_bytes(b"1.1.1.1\xff").unwrap(),
+        );
+        assert_eq!(
+            ClientAddress::resolve(ip("10.0.0.5"), &headers, &trusted).ip(),
+            ip("10.0.0.5")
+        );
     }
 
     #[test]
     fn ipv4_mapped_ipv6_addresses_are_ipv4_everywhere() {
         let trusted = "10.0.0.0/8";
         assert_eq!(resolve("::ffff:203.0.113.9", &[], ""), ip("203.0.113.9"));
-        assert_eq!(resolve("::ffff:10.0.0.5", &["::ffff:198.51.100.7"], trusted), ip("198.51.100.7"));
+        assert_eq!(
+            resolve("::ffff:10.0.0.5", &["::ffff:198.51.100.7"], trusted),
+            ip("198.51.100.7")
+        );
         for mapped in ["::ffff:10.0.0.1", "::ffff:10.0.0.0/104"] {
             let mapped = TrustedProxies::parse(mapped).unwrap();
             assert_eq!(
@@ -252,13 +294,22 @@ mod tests {
         assert_eq!(a.limit_key(), ip("2001:db8:1:2::"));
         assert_eq!(a.limit_key(), b.limit_key());
         assert_ne!(a.limit_key(), c.limit_key());
-        assert_eq!(ClientAddress(ip("198.51.100.7")).limit_key(), ip("198.51.100.7"));
+        assert_eq!(
+            ClientAddress(ip("198.51.100.7")).limit_key(),
+            ip("198.51.100.7")
+        );
     }
 
     #[test]
     fn trusted_proxies_parse_cidrs_and_addresses_and_refuse_the_rest() {
-        assert_eq!(TrustedProxies::parse("").unwrap(), TrustedProxies::default());
-        assert_eq!(TrustedProxies::parse(" , ").unwrap(), TrustedProxies::default());
+        assert_eq!(
+            TrustedProxies::parse("").unwrap(),
+            TrustedProxies::default()
+        );
+        assert_eq!(
+            TrustedProxies::parse(" , ").unwrap(),
+            TrustedProxies::default()
+        );
         let parsed = TrustedProxies::parse("10.0.0.0/8, 2001:db8::/32,192.0.2.1").unwrap();
         assert!(parsed.contains(ip("10.200.0.1")));
         assert!(parsed.contains(ip("2001:db8:ffff::1")));

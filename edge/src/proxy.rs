@@ -101,7 +101,9 @@ pub async fn proxy_to_core_api(
             state
                 .cookie
                 .set(session.expose_secret(), Some(max_age))
-                .ok_or(EdgeError::Internal("a cookie edge read could not be set again"))?,
+                .ok_or(EdgeError::Internal(
+                    "a cookie edge read could not be set again",
+                ))?,
         ),
         None => None,
     };
@@ -119,9 +121,10 @@ pub async fn proxy_to_core_api(
             .body(stream_limited(body, state.body_limit))
             .timeout(state.body_timeout + state.upstream_timeout);
     }
-    let upstream = forward.send().await.map_err(|err| {
-        body_failure(&err).unwrap_or_else(|| EdgeError::from_core_api(err))
-    })?;
+    let upstream = forward
+        .send()
+        .await
+        .map_err(|err| body_failure(&err).unwrap_or_else(|| EdgeError::from_core_api(err)))?;
 
     // 7. Relay core-api's answer, less hop-by-hop headers and cookies, plus the session cookie
     //    when it was extended.

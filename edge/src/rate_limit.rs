@@ -43,7 +43,11 @@ pub struct AuthRateLimit(Option<Limiter<DefaultClock>>);
 impl AuthRateLimit {
     /// A limit of `per_minute` requests per address in any 60 seconds; `0` turns it off.
     pub fn new(per_minute: u32) -> AuthRateLimit {
-        AuthRateLimit(Limiter::new(per_minute, MAX_TRACKED_ADDRESSES, DefaultClock::default()))
+        AuthRateLimit(Limiter::new(
+            per_minute,
+            MAX_TRACKED_ADDRESSES,
+            DefaultClock::default(),
+        ))
     }
 }
 
@@ -60,7 +64,8 @@ pub async fn limit_auth_requests(
             Err(err) => return err.into_response(),
         };
         if let Err(retry_after) = limiter.check(client.limit_key()) {
-            tracing::info!(client_ip = %client.ip(), "auth rate limit reached");
+            // debug, not info: a flood must not become a flood of log lines as well.
+            tracing::debug!(client_ip = %client.ip(), "auth rate limit reached");
             return EdgeError::TooManyRequests {
                 retry_after_secs: retry_after_secs(retry_after),
             }
@@ -89,7 +94,9 @@ impl<C: Clock> Limiter<C> {
     fn new(per_window: u32, capacity: usize, clock: C) -> Option<Limiter<C>> {
         let quota = window_quota(per_window)?;
         let table = AddressTable::new(capacity);
-        Some(Limiter { limiter: RateLimiter::new(quota, table, clock) })
+        Some(Limiter {
+            limiter: RateLimiter::new(quota, table, clock),
+        })
     }
 
     /// Counts one request from `key`; `Err(wait)` when it is over the limit.
@@ -120,7 +127,9 @@ impl AddressTable {
         // Rounded down, so the whole table never holds more than `capacity`.
         let per_shard = NonZeroUsize::new(capacity / SHARDS).unwrap_or(NonZeroUsize::MIN);
         AddressTable {
-            shards: (0..SHARDS).map(|_| Mutex::new(LruCache::new(per_shard))).collect(),
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(LruCache::new(per_shard)))
+                .collect(),
             // Seeded per process, so an attacker cannot aim all its addresses at one shard.
             hasher: RandomState::new(),
         }
@@ -142,7 +151,9 @@ impl AddressTable {
 
 impl std::fmt::Debug for AddressTable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AddressTable").field("len", &self.len()).finish()
+        f.debug_struct("AddressTable")
+            .field("len", &self.len())
+            .finish()
     }
 }
 
@@ -155,7 +166,10 @@ impl StateStore for AddressTable {
     {
         // The lock is held across the decision, so two requests from one address cannot both
         // take the last cell.
-        let mut shard = self.shard(key).lock().unwrap_or_else(PoisonError::into_inner);
+        let mut shard = self
+            .shard(key)
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let (outcome, next) = f(shard.get(key).copied())?;
         shard.put(*key, next);
         Ok(outcome)
@@ -202,12 +216,19 @@ mod tests {
                 while admitted.front().is_some_and(|&t| now - t >= WINDOW) {
                     admitted.pop_front();
                 }
-                assert!(admitted.len() <= per_window as usize, "{per_window}: {} in a window", admitted.len());
+                assert!(
+                    admitted.len() <= per_window as usize,
+                    "{per_window}: {} in a window",
+                    admitted.len()
+                );
                 clock.advance(step);
                 now += step;
             }
             // …and still gets a fair share: more than half the limit per minute on average.
-            assert!(total * 2 > per_window * 5, "{per_window}: only {total} in five minutes");
+            assert!(
+                total * 2 > per_window * 5,
+                "{per_window}: only {total} in five minutes"
+            );
         }
     }
 
@@ -221,9 +242,15 @@ mod tests {
         }
         let wait = limiter.check(key).expect_err("the burst is spent");
         assert!(wait > Duration::ZERO && wait <= WINDOW, "{wait:?}");
-        assert!(limiter.check(address(8)).is_ok(), "another address has its own budget");
+        assert!(
+            limiter.check(address(8)).is_ok(),
+            "another address has its own budget"
+        );
         clock.advance(wait);
-        assert!(limiter.check(key).is_ok(), "allowed again after the advertised wait");
+        assert!(
+            limiter.check(key).is_ok(),
+            "allowed again after the advertised wait"
+        );
     }
 
     #[test]
@@ -243,7 +270,11 @@ mod tests {
         }
         let table = limiter.limiter.into_state_store();
         assert!(table.len() <= capacity, "{} addresses kept", table.len());
-        assert!(table.len() >= capacity - SHARDS, "the table is used: {}", table.len());
+        assert!(
+            table.len() >= capacity - SHARDS,
+            "the table is used: {}",
+            table.len()
+        );
     }
 
     #[test]
@@ -254,7 +285,10 @@ mod tests {
         while limiter.check(attacker).is_ok() {}
         for n in 0..5_000 {
             let _ = limiter.check(address(n));
-            assert!(limiter.check(attacker).is_err(), "forgotten after {n} other addresses");
+            assert!(
+                limiter.check(attacker).is_err(),
+                "forgotten after {n} other addresses"
+            );
         }
     }
 }

@@ -67,12 +67,23 @@ async fn raw_exchange(edge: &TestEdge, head: &str) -> String {
 #[tokio::test]
 async fn over_the_limit_a_sign_in_is_429_with_retry_headers_and_identity_is_not_asked() {
     let edge = edge_limited_to_two("").await;
-    assert_eq!(sign_in(&edge, None).await.status(), 401, "the first attempt reaches identity");
+    assert_eq!(
+        sign_in(&edge, None).await.status(),
+        401,
+        "the first attempt reaches identity"
+    );
 
     let refused = sign_in(&edge, None).await;
-    let retry_after: u64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry_after: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=60).contains(&retry_after), "{retry_after}");
-    assert_eq!(refused.headers()["x-retry-after"], refused.headers()["retry-after"]);
+    assert_eq!(
+        refused.headers()["x-retry-after"],
+        refused.headers()["retry-after"]
+    );
     let (status, body) = json_of(refused).await;
     assert_eq!(
         (status, body),
@@ -81,7 +92,11 @@ async fn over_the_limit_a_sign_in_is_429_with_retry_headers_and_identity_is_not_
             json!({"code": "TOO_MANY_REQUESTS", "message": "Too many requests. Please try again later."})
         )
     );
-    assert_eq!(edge.identity.calls_to("/v1/sign-in").len(), 1, "the refused attempt did nothing");
+    assert_eq!(
+        edge.identity.calls_to("/v1/sign-in").len(),
+        1,
+        "the refused attempt did nothing"
+    );
 }
 
 #[tokio::test]
@@ -144,22 +159,38 @@ async fn a_forwarded_for_header_from_an_untrusted_peer_buys_no_new_budget() {
     assert_eq!(sign_in(&edge, Some("198.51.100.1")).await.status(), 401);
     for n in 2..6 {
         let spoofed = format!("198.51.100.{n}");
-        assert_eq!(sign_in(&edge, Some(&spoofed)).await.status(), 429, "{spoofed}");
+        assert_eq!(
+            sign_in(&edge, Some(&spoofed)).await.status(),
+            429,
+            "{spoofed}"
+        );
     }
     let sent = &edge.identity.calls_to("/v1/sign-in")[0];
-    assert_eq!(sent["client_ip"], "127.0.0.1", "identity is told the real peer");
+    assert_eq!(
+        sent["client_ip"], "127.0.0.1",
+        "identity is told the real peer"
+    );
 }
 
 #[tokio::test]
 async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget() {
     let edge = edge_limited_to_two("127.0.0.0/8").await;
     // The proxy appends the address it saw; what the client wrote before it is not believed.
-    assert_eq!(sign_in(&edge, Some("6.6.6.6, 198.51.100.1")).await.status(), 401);
-    assert_eq!(sign_in(&edge, Some("7.7.7.7, 198.51.100.1")).await.status(), 429);
+    assert_eq!(
+        sign_in(&edge, Some("6.6.6.6, 198.51.100.1")).await.status(),
+        401
+    );
+    assert_eq!(
+        sign_in(&edge, Some("7.7.7.7, 198.51.100.1")).await.status(),
+        429
+    );
     assert_eq!(sign_in(&edge, Some("198.51.100.2")).await.status(), 401);
     // IPv6 clients count per /64.
     assert_eq!(sign_in(&edge, Some("2001:db8:1:2::1")).await.status(), 401);
-    assert_eq!(sign_in(&edge, Some("2001:db8:1:2:ffff::9")).await.status(), 429);
+    assert_eq!(
+        sign_in(&edge, Some("2001:db8:1:2:ffff::9")).await.status(),
+        429
+    );
     assert_eq!(sign_in(&edge, Some("2001:db8:1:3::1")).await.status(), 401);
 
     let ips: Vec<_> = edge
@@ -168,7 +199,15 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget() {
         .iter()
         .map(|sent| sent["client_ip"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(ips, ["198.51.100.1", "198.51.100.2", "2001:db8:1:2::1", "2001:db8:1:3::1"]);
+    assert_eq!(
+        ips,
+        [
+            "198.51.100.1",
+            "198.51.100.2",
+            "2001:db8:1:2::1",
+            "2001:db8:1:3::1"
+        ]
+    );
 
     // The exchange carries the same address.
     let call = edge
@@ -179,7 +218,10 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget() {
         .await
         .unwrap();
     assert_eq!(call.status(), 200);
-    assert_eq!(edge.identity.calls_to("/v1/token")[0]["client_ip"], "203.0.113.5");
+    assert_eq!(
+        edge.identity.calls_to("/v1/token")[0]["client_ip"],
+        "203.0.113.5"
+    );
 }
 
 #[tokio::test]
@@ -197,7 +239,10 @@ async fn a_limit_of_zero_is_off() {
 #[tokio::test]
 async fn a_proxied_call_with_no_or_an_unknown_session_is_refused_before_its_body_arrives() {
     let edge = TestEdge::start().await;
-    for cookie in ["", "Cookie: better-auth.session_token=revoked-session-token\r\n"] {
+    for cookie in [
+        "",
+        "Cookie: better-auth.session_token=revoked-session-token\r\n",
+    ] {
         let answer = raw_exchange(
             &edge,
             &format!(
@@ -243,7 +288,11 @@ async fn a_streamed_body_over_the_limit_is_413_and_never_reaches_core_api_whole(
     );
     let answer = raw_exchange(&edge, &head).await;
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
-    assert!(received.lock().unwrap().is_empty(), "core-api got {:?}", received.lock().unwrap());
+    assert!(
+        received.lock().unwrap().is_empty(),
+        "core-api got {:?}",
+        received.lock().unwrap()
+    );
 
     // Within the limit, the same streamed body arrives whole.
     let head = format!(
@@ -278,7 +327,10 @@ async fn a_body_that_stops_arriving_is_408_and_the_connection_is_closed() {
         )
         .await;
         assert!(answer.starts_with("HTTP/1.1 408"), "{path}: {answer}");
-        assert!(answer.to_ascii_lowercase().contains("connection: close"), "{path}: {answer}");
+        assert!(
+            answer.to_ascii_lowercase().contains("connection: close"),
+            "{path}: {answer}"
+        );
     }
 }
 
@@ -294,7 +346,9 @@ async fn a_proxied_call_that_extended_the_session_sends_the_cookie_again() {
     assert_eq!(response.status(), 200);
     assert_eq!(
         set_cookies(&response),
-        [format!("better-auth.session_token={SLIDING}; Max-Age=3600; Path=/; HttpOnly; SameSite=Lax")],
+        [format!(
+            "better-auth.session_token={SLIDING}; Max-Age=3600; Path=/; HttpOnly; SameSite=Lax"
+        )],
         "only edge's cookie, never core-api's"
     );
 }
