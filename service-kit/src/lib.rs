@@ -1,5 +1,6 @@
 //! Plumbing shared by the Gatehouse services: database connection and migrations, duration
-//! parsing for configuration, the clock, the wire format of times, and tracing setup.
+//! parsing for configuration, the clock, the wire format of times, serving, and observability
+//! (logs, request ids and trace context, metrics).
 //! It holds no business rules and never reads the environment itself.
 
 pub mod clock;
@@ -7,8 +8,11 @@ pub mod db;
 pub mod duration;
 pub mod healthcheck;
 pub mod html;
+pub mod metrics;
+pub mod observe;
 pub mod serve;
 pub mod telemetry;
+pub mod trace_context;
 pub mod timefmt;
 
 pub use clock::Clock;
