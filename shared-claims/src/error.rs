@@ -72,6 +72,50 @@ impl VerifyError {
         }
     }
 
+    /// The check that failed, in snake case (`audience_mismatch`): a bounded metric label.
+    pub fn check(&self) -> &'static str {
+        match self {
+            VerifyError::MissingBearer => "missing_bearer",
+            VerifyError::Malformed(_) => "malformed",
+            VerifyError::UnsupportedAlgorithm => "unsupported_algorithm",
+            VerifyError::WrongType => "wrong_type",
+            VerifyError::ForbiddenHeader(_) => "forbidden_header",
+            VerifyError::MissingKid => "missing_kid",
+            VerifyError::UnknownKey => "unknown_key",
+            VerifyError::BadSignature => "bad_signature",
+            VerifyError::IssuerMismatch => "issuer_mismatch",
+            VerifyError::AudienceMismatch => "audience_mismatch",
+            VerifyError::NotYetValid => "not_yet_valid",
+            VerifyError::IssuedInFuture => "issued_in_future",
+            VerifyError::Expired => "expired",
+            VerifyError::LifetimeTooLong => "lifetime_too_long",
+            VerifyError::MissingClaim(_) => "missing_claim",
+            VerifyError::MethodMismatch => "method_mismatch",
+            VerifyError::PathMismatch => "path_mismatch",
+        }
+    }
+
+    /// Every check's name, for a metric's label set made before the first refusal.
+    pub const CHECKS: [&'static str; 17] = [
+        "missing_bearer",
+        "malformed",
+        "unsupported_algorithm",
+        "wrong_type",
+        "forbidden_header",
+        "missing_kid",
+        "unknown_key",
+        "bad_signature",
+        "issuer_mismatch",
+        "audience_mismatch",
+        "not_yet_valid",
+        "issued_in_future",
+        "expired",
+        "lifetime_too_long",
+        "missing_claim",
+        "method_mismatch",
+        "path_mismatch",
+    ];
+
     /// The `WWW-Authenticate` challenge (RFC 6750 §3): bare when no credentials were sent.
     fn challenge(&self) -> HeaderValue {
         match self {
@@ -117,6 +161,31 @@ mod tests {
             body,
             serde_json::json!({"code": "INVALID_TOKEN", "message": "token audience does not match"})
         );
+    }
+
+    #[test]
+    fn every_check_has_a_listed_label() {
+        let errors = [
+            VerifyError::MissingBearer,
+            VerifyError::Malformed("x"),
+            VerifyError::UnsupportedAlgorithm,
+            VerifyError::WrongType,
+            VerifyError::ForbiddenHeader("jku"),
+            VerifyError::MissingKid,
+            VerifyError::UnknownKey,
+            VerifyError::BadSignature,
+            VerifyError::IssuerMismatch,
+            VerifyError::AudienceMismatch,
+            VerifyError::NotYetValid,
+            VerifyError::IssuedInFuture,
+            VerifyError::Expired,
+            VerifyError::LifetimeTooLong,
+            VerifyError::MissingClaim("sub"),
+            VerifyError::MethodMismatch,
+            VerifyError::PathMismatch,
+        ];
+        let checks: Vec<&str> = errors.iter().map(VerifyError::check).collect();
+        assert_eq!(checks, VerifyError::CHECKS);
     }
 
     #[tokio::test]

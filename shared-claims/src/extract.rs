@@ -20,13 +20,15 @@ where
     type Rejection = VerifyError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let token = bearer_token(&parts.headers).ok_or(VerifyError::MissingBearer)?;
+        let verifier = Verifier::from_ref(state);
+        let Some(token) = bearer_token(&parts.headers) else {
+            return Err(verifier.refused_without_token(VerifyError::MissingBearer));
+        };
         // Under a nested router `parts.uri` has lost its prefix; the token names the full path.
         let path = match parts.extensions.get::<OriginalUri>() {
             Some(OriginalUri(original)) => original.path(),
             None => parts.uri.path(),
         };
-        let verifier = Verifier::from_ref(state);
         verifier.verify(token, parts.method.as_str(), path).await.map(Authenticated)
     }
 }

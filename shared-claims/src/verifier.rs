@@ -66,6 +66,24 @@ impl VerifierConfig {
     }
 }
 
+/// Told of every verification and every JWKS fetch, so a service can count them (core-api's
+/// metrics) without this crate depending on a metrics library. Calls are on the hot path: keep
+/// them to an atomic increment.
+pub trait VerifierObserver: Send + Sync {
+    /// A token was accepted (`Ok`) or refused, naming the failed check.
+    fn verified(&self, outcome: Result<(), VerifyError>);
+    /// A JWKS fetch ended; `true` when it succeeded (and so replaced the key set).
+    fn jwks_refreshed(&self, succeeded: bool);
+}
+
+/// The observer of a verifier nobody watches.
+struct Unobserved;
+
+impl VerifierObserver for Unobserved {
+    fn verified(&self, _: Result<(), VerifyError>) {}
+    fn jwks_refreshed(&self, _: bool) {}
+}
+
 /// Verifies internal tokens; cheap to clone (an `Arc` inside), one per service.
 #[derive(Clone)]
 pub struct Verifier {
@@ -78,28 +96,53 @@ struct Inner {
     leeway_secs: i64,
     /// Owned here only: the background refresh holds a `Weak`, so it ends with the last clone.
     keys: Arc<JwksCache>,
+    observer: Arc<dyn VerifierObserver>,
 }
 
 impl Verifier {
     /// Fetches the JWKS once (failure is logged, not fatal) and spawns the background refresh,
     /// which stops when the last clone of the Verifier is dropped.
     pub async fn start(config: VerifierConfig, http: reqwest::Client) -> Verifier {
+        Verifier::start_observed(config, http, Arc::new(Unobserved)).await
+    }
+
+    /// Like [`Verifier::start`], telling `observer` of every verification and JWKS fetch (the
+    /// first fetch included).
+    pub async fn start_observed(
+        config: VerifierConfig,
+        http: reqwest::Client,
+        observer: Arc<dyn VerifierObserver>,
+    ) -> Verifier {
         let config = config.bounded();
-        let keys =
-            Arc::new(JwksCache::remote(config.jwks_url.clone(), http, config.min_refetch_interval));
+        let keys = Arc::new(JwksCache::remote(
+            config.jwks_url.clone(),
+            http,
+            config.min_refetch_interval,
+            Arc::clone(&observer),
+        ));
         keys.refresh().await;
         jwks_cache::spawn_periodic_refresh(Arc::downgrade(&keys), config.refresh_interval);
-        Verifier::over(config, keys)
+        Verifier::over(config, keys, observer)
     }
 
     /// A verifier over a fixed key set, never fetching (tests, offline tools).
     pub fn with_keys(config: VerifierConfig, keys: JwkSet) -> Verifier {
-        Verifier::over(config.bounded(), Arc::new(JwksCache::fixed(&keys)))
+        Verifier::over(config.bounded(), Arc::new(JwksCache::fixed(&keys)), Arc::new(Unobserved))
     }
 
-    fn over(config: VerifierConfig, keys: Arc<JwksCache>) -> Verifier {
+    /// The same verifier telling `observer` of its verifications (its JWKS fetches keep going
+    /// to the observer it was started with).
+    pub fn with_observer(self, observer: Arc<dyn VerifierObserver>) -> Verifier {
+        let Inner { config, keys, .. } = &*self.inner;
+        Verifier { clock: self.clock.clone(), ..Verifier::over(config.clone(), Arc::clone(keys), observer) }
+    }
+
+    fn over(config: VerifierConfig, keys: Arc<JwksCache>, observer: Arc<dyn VerifierObserver>) -> Verifier {
         let leeway_secs = i64::try_from(config.leeway.as_secs()).unwrap_or(0);
-        Verifier { inner: Arc::new(Inner { config, leeway_secs, keys }), clock: Clock::system() }
+        Verifier {
+            inner: Arc::new(Inner { config, leeway_secs, keys, observer }),
+            clock: Clock::system(),
+        }
     }
 
     /// The same verifier reading "now" from `clock` (e.g. a test's adjustable clock).
@@ -130,7 +173,15 @@ impl Verifier {
         if let Err(error) = &verified {
             tracing::debug!(%error, method, path, "internal token refused");
         }
+        self.inner.observer.verified(verified.as_ref().map(|_| ()).map_err(|error| *error));
         verified
+    }
+
+    /// Tells the observer of a request refused before verification (no bearer token at all),
+    /// and hands the error back.
+    pub fn refused_without_token(&self, error: VerifyError) -> VerifyError {
+        self.inner.observer.verified(Err(error));
+        error
     }
 
     /// Whether at least one key is known (core-api's /readyz).

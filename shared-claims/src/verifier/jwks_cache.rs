@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{PoisonError, RwLock, Weak};
+use std::sync::{Arc, PoisonError, RwLock, Weak};
 use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -36,6 +36,8 @@ struct Source {
     min_refetch_interval: Duration,
     /// When a token last made us fetch; held while fetching so concurrent misses share one fetch.
     last_on_demand_fetch: tokio::sync::Mutex<Option<Instant>>,
+    /// Told of each fetch's outcome.
+    observer: Arc<dyn super::VerifierObserver>,
 }
 
 /// Verifying keys by `kid`.
@@ -57,6 +59,7 @@ impl JwksCache {
         url: String,
         http: reqwest::Client,
         min_refetch_interval: Duration,
+        observer: Arc<dyn super::VerifierObserver>,
     ) -> Self {
         JwksCache {
             current: RwLock::new(KeySet::default()),
@@ -66,6 +69,7 @@ impl JwksCache {
                 fetches_started: AtomicU64::new(0),
                 min_refetch_interval,
                 last_on_demand_fetch: tokio::sync::Mutex::new(None),
+                observer,
             }),
         }
     }
@@ -107,12 +111,18 @@ impl JwksCache {
         let Some(source) = &self.source else { return };
         let generation = source.fetches_started.fetch_add(1, Ordering::Relaxed) + 1;
         match fetch(source).await {
-            Ok(by_kid) => self.replace(generation, by_kid),
-            Err(error) => tracing::warn!(
-                url = %source.url,
-                error = %error,
-                "JWKS fetch failed; keeping the last good key set"
-            ),
+            Ok(by_kid) => {
+                self.replace(generation, by_kid);
+                source.observer.jwks_refreshed(true);
+            }
+            Err(error) => {
+                tracing::warn!(
+                    url = %source.url,
+                    error = %error,
+                    "JWKS fetch failed; keeping the last good key set"
+                );
+                source.observer.jwks_refreshed(false);
+            }
         }
     }
 
@@ -136,7 +146,8 @@ impl JwksCache {
 
 /// Refreshes `cache` every `every` until the cache is gone (the last Verifier clone dropped).
 pub(super) fn spawn_periodic_refresh(cache: Weak<JwksCache>, every: Duration) {
-    tokio::spawn(async move {
+    // In the span of whoever started the verifier, so its lines name their service.
+    let refreshing = async move {
         let mut ticks = tokio::time::interval_at(Instant::now() + every, every);
         ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
@@ -144,7 +155,8 @@ pub(super) fn spawn_periodic_refresh(cache: Weak<JwksCache>, every: Duration) {
             let Some(cache) = cache.upgrade() else { return };
             cache.refresh().await;
         }
-    });
+    };
+    tokio::spawn(tracing::Instrument::in_current_span(refreshing));
 }
 
 /// A JWKS document whose keys are parsed one by one, so one odd key does not reject the others.

@@ -277,3 +277,43 @@ fn only_an_okp_ed25519_key_with_a_kid_and_32_byte_x_is_usable() {
         assert!(usable_key(&jwk).is_none(), "case {index}");
     }
 }
+
+/// Counts what a verifier reports, as core-api's metrics do.
+#[derive(Default)]
+struct Tally {
+    accepted: AtomicUsize,
+    refused: std::sync::Mutex<Vec<&'static str>>,
+    fetches: std::sync::Mutex<Vec<bool>>,
+}
+
+impl crate::VerifierObserver for Tally {
+    fn verified(&self, outcome: Result<(), VerifyError>) {
+        match outcome {
+            Ok(()) => {
+                self.accepted.fetch_add(1, Ordering::SeqCst);
+            }
+            Err(error) => self.refused.lock().unwrap().push(error.check()),
+        }
+    }
+    fn jwks_refreshed(&self, succeeded: bool) {
+        self.fetches.lock().unwrap().push(succeeded);
+    }
+}
+
+#[tokio::test]
+async fn the_observer_hears_of_every_verification_and_fetch() {
+    let (a, unknown) = (Minter::new(), Minter::new());
+    let server = JwksServer::start(set_of(&[&a])).await;
+    let tally = Arc::new(Tally::default());
+    let verifier = Verifier::start_observed(server.config(), reqwest::Client::new(), tally.clone()).await;
+    assert_eq!(verify(&verifier, &a).await, Ok(()));
+    assert_eq!(verify(&verifier, &unknown).await, Err(VerifyError::UnknownKey));
+    server.answer_503();
+    let wrong_path = a.token_for("GET", "/api/other", NOW);
+    let refused = verifier.verify_at(&wrong_path, "GET", "/api/orders", NOW).await;
+    assert_eq!(refused.map(|_| ()), Err(VerifyError::PathMismatch));
+
+    assert_eq!(tally.accepted.load(Ordering::SeqCst), 1);
+    assert_eq!(*tally.refused.lock().unwrap(), ["unknown_key", "path_mismatch"]);
+    assert_eq!(*tally.fetches.lock().unwrap(), [true, true], "the start and the unknown kid's refetch");
+}
