@@ -30,6 +30,7 @@ pub async fn require_token(
     mut request: Request,
     next: Next,
 ) -> Response {
+    service_kit::observe::record_caller(&claims.sub, &claims.sid);
     request.extensions_mut().insert(Caller(claims));
     next.run(request).await
 }

@@ -44,6 +44,14 @@ pub struct Config {
     /// How often the JWKS is fetched again in the background (e.g. 30s, 5m).
     #[arg(long, env = "JWKS_REFRESH", default_value = "30s", value_parser = service_kit::parse_duration)]
     pub jwks_refresh: Duration,
+
+    /// Log lines as `text` (human-readable) or `json` (one object per line).
+    #[arg(long, env = "LOG_FORMAT", default_value = "text")]
+    pub log_format: service_kit::telemetry::LogFormat,
+
+    /// Where `GET /metrics` is served, apart from the API (empty: nowhere).
+    #[arg(long, env = "METRICS_ADDR", default_value = "127.0.0.1:9466")]
+    pub metrics_addr: service_kit::metrics::MetricsAddr,
 }
 
 /// `Debug` without the database password, so logging the configuration leaks no credential.
@@ -57,6 +65,8 @@ impl std::fmt::Debug for Config {
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .field("jwks_refresh", &self.jwks_refresh)
+            .field("log_format", &self.log_format)
+            .field("metrics_addr", &self.metrics_addr)
             .finish()
     }
 }
@@ -116,6 +126,10 @@ mod tests {
         assert_eq!(config.issuer, "http://127.0.0.1:8081");
         assert_eq!(config.audience, "core-api");
         assert_eq!(config.jwks_refresh, Duration::from_secs(30));
+        assert_eq!(config.log_format, service_kit::telemetry::LogFormat::Text);
+        assert_eq!(config.metrics_addr.to_string(), "127.0.0.1:9466");
+        let off = Config::try_parse_from(["core-api", "--metrics-addr", ""]).expect("empty parses");
+        assert_eq!(off.metrics_addr.0, None);
     }
 
     #[test]

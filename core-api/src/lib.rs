@@ -6,6 +6,7 @@ pub mod caller;
 pub mod config;
 pub mod error;
 pub mod health;
+pub mod metrics;
 pub mod orders;
 pub mod products;
 pub mod profile;
@@ -15,19 +16,22 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::extract::{DefaultBodyLimit, FromRef, Request};
+use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::routing::{any, get};
 use axum::{middleware, Router};
 use service_kit::db::{Database, Migrations};
+use service_kit::metrics::{Exposition, MetricsAddr};
+use service_kit::observe::Observe;
 use service_kit::serve::ServeOptions;
 use service_kit::Clock;
 use shared_claims::{Verifier, VerifierConfig};
 use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
-use tower_http::trace::TraceLayer;
+use tracing::Instrument;
 
 pub use config::Config;
 use error::ApiError;
+use metrics::CoreApiMetrics;
 use products::Catalog;
 
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/core-api/postgres");
@@ -49,6 +53,7 @@ pub struct AppState {
     verifier: Verifier,
     catalog: Catalog,
     clock: Clock,
+    metrics: CoreApiMetrics,
 }
 
 impl AppState {
@@ -57,6 +62,7 @@ impl AppState {
         db: Database,
         verifier: Verifier,
         clock: Clock,
+        metrics: CoreApiMetrics,
     ) -> Result<AppState, sqlx::Error> {
         let catalog = Catalog::load(&db.pool).await?;
         Ok(AppState {
@@ -64,6 +70,7 @@ impl AppState {
             verifier,
             catalog,
             clock,
+            metrics,
         })
     }
 }
@@ -94,14 +101,7 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .merge(api_routes(state.clone()))
         .fallback(not_found)
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
-            let request_id = request
-                .headers()
-                .get("x-request-id")
-                .and_then(|value| value.to_str().ok())
-                .unwrap_or("-");
-            tracing::info_span!("request", method = %request.method(), path = request.uri().path(), request_id)
-        }))
+        .layer(Observe::new("core-api", state.metrics.metrics()).layer())
         .with_state(state)
 }
 
@@ -139,6 +139,7 @@ pub struct Server {
     listener: TcpListener,
     router: Router,
     serve_options: ServeOptions,
+    metrics: Option<Exposition>,
 }
 
 impl Server {
@@ -150,8 +151,11 @@ impl Server {
             .timeout(JWKS_FETCH_TIMEOUT)
             .build()
             .context("cannot build the HTTP client for JWKS_URL")?;
-        let verifier = Verifier::start(config.verifier_config(), http).await;
-        Server::bind_with_verifier(config, verifier, Clock::system()).await
+        let metrics = CoreApiMetrics::new();
+        let verifier = Verifier::start_observed(config.verifier_config(), http, metrics.verifier_observer())
+            .instrument(service_kit::telemetry::service_span("core-api"))
+            .await;
+        Server::bind_observed(config, verifier, Clock::system(), metrics).await
     }
 
     /// Like [`Server::bind`] with a given verifier and clock (tests: `Verifier::with_keys`, an
@@ -161,6 +165,17 @@ impl Server {
         verifier: Verifier,
         clock: Clock,
     ) -> anyhow::Result<Server> {
+        let metrics = CoreApiMetrics::new();
+        let verifier = verifier.with_observer(metrics.verifier_observer());
+        Server::bind_observed(config, verifier, clock, metrics).await
+    }
+
+    async fn bind_observed(
+        config: Config,
+        verifier: Verifier,
+        clock: Clock,
+        metrics: CoreApiMetrics,
+    ) -> anyhow::Result<Server> {
         let migrations = Migrations {
             postgres: &POSTGRES_MIGRATIONS,
             sqlite: &SQLITE_MIGRATIONS,
@@ -169,7 +184,8 @@ impl Server {
             service_kit::db::connect(&config.database_url, SCHEMA, migrations, MAX_CONNECTIONS)
                 .await
                 .context("DATABASE_URL")?;
-        let state = AppState::load(db, verifier, clock)
+        let exposition = bind_metrics(config.metrics_addr, &metrics).await?;
+        let state = AppState::load(db, verifier, clock, metrics)
             .await
             .context("DATABASE_URL: cannot read the product catalog")?;
         let listener = TcpListener::bind(config.addr)
@@ -182,7 +198,13 @@ impl Server {
                 grace: config.shutdown_grace,
                 ..ServeOptions::default()
             },
+            metrics: exposition,
         })
+    }
+
+    /// Where `/metrics` is served (`None` when `METRICS_ADDR` is empty).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(Exposition::local_addr)
     }
 
     /// The bound address.
@@ -198,6 +220,14 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let _metrics = self.metrics.map(Exposition::spawn);
         service_kit::serve::serve(self.listener, self.router, self.serve_options, shutdown).await
     }
+}
+
+/// Binds the metrics listener; a port that cannot be bound stops the service at start.
+async fn bind_metrics(addr: MetricsAddr, metrics: &CoreApiMetrics) -> anyhow::Result<Option<Exposition>> {
+    Exposition::bind(addr, metrics.metrics())
+        .await
+        .with_context(|| format!("METRICS_ADDR: cannot listen on {addr}"))
 }

@@ -24,7 +24,7 @@ async fn main() {
             std::process::exit(1);
         }
     };
-    service_kit::telemetry::init();
+    service_kit::telemetry::init_for("core-api", config.log_format);
     let server = match Server::bind(config).await {
         Ok(server) => server,
         Err(error) => {

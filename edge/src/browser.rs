@@ -49,7 +49,7 @@ impl TrustedProxies {
     }
 
     /// Whether `address` (already canonical) is one of the trusted proxies.
-    fn contains(&self, address: IpAddr) -> bool {
+    pub(crate) fn contains(&self, address: IpAddr) -> bool {
         self.0.iter().any(|net| net.contains(&address))
     }
 }

@@ -69,6 +69,14 @@ pub struct Config {
     /// Most client connections open at once; further clients wait to be accepted.
     #[arg(long, env = "MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
+
+    /// Log lines as `text` (human-readable) or `json` (one object per line).
+    #[arg(long, env = "LOG_FORMAT", default_value = "text")]
+    pub log_format: service_kit::telemetry::LogFormat,
+
+    /// Where `GET /metrics` is served, apart from the public listener (empty: nowhere).
+    #[arg(long, env = "METRICS_ADDR", default_value = "127.0.0.1:9464")]
+    pub metrics_addr: service_kit::metrics::MetricsAddr,
 }
 
 /// The default `MAX_CONNECTIONS`.
@@ -90,6 +98,11 @@ impl Default for Config {
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            log_format: service_kit::telemetry::LogFormat::Text,
+            metrics_addr: service_kit::metrics::MetricsAddr(Some(SocketAddr::from((
+                [127, 0, 0, 1],
+                9464,
+            )))),
         }
     }
 }

@@ -111,18 +111,19 @@ impl EdgeError {
     /// Maps a failed call to identity: too slow → `504`, anything else → `503`.
     pub fn from_identity(err: reqwest::Error) -> Self {
         if err.is_timeout() {
-            EdgeError::GatewayTimeout(Upstream::Identity, err.into())
+            EdgeError::GatewayTimeout(Upstream::Identity, err.without_url().into())
         } else {
-            EdgeError::IdentityUnavailable(err.into())
+            EdgeError::IdentityUnavailable(err.without_url().into())
         }
     }
 
     /// Maps a failed call to core-api: too slow → `504`, anything else → `502`.
     pub fn from_core_api(err: reqwest::Error) -> Self {
         if err.is_timeout() {
-            EdgeError::GatewayTimeout(Upstream::CoreApi, err.into())
+            EdgeError::GatewayTimeout(Upstream::CoreApi, err.without_url().into())
         } else {
-            EdgeError::BadGateway(Upstream::CoreApi, err.into())
+            // Without the URL: it holds the browser's query string, which no log line may.
+            EdgeError::BadGateway(Upstream::CoreApi, err.without_url().into())
         }
     }
 

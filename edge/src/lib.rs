@@ -12,29 +12,32 @@ mod error;
 pub mod fuzzing;
 mod health;
 mod identity;
+mod metrics;
 mod origin;
 mod pages;
 mod proxy;
 mod rate_limit;
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{ConnectInfo, Request};
 use axum::middleware::from_fn_with_state;
 use axum::routing::any;
 use axum::Router;
 use service_kit::serve::ServeOptions;
+use service_kit::metrics::Exposition;
+use service_kit::observe::Observe;
 use tokio::net::TcpListener;
-use tower_http::trace::TraceLayer;
 
 pub use crate::config::{Config, ConfigError};
 pub use crate::cookie::SessionCookie;
 pub use crate::error::EdgeError;
+pub use crate::metrics::EdgeMetrics;
 pub use crate::origin::PublicOrigin;
 
 use crate::identity::IdentityClient;
@@ -77,6 +80,8 @@ pub struct Shared {
     pub(crate) body_timeout: Duration,
     /// How long core-api may take to answer once the request is sent.
     pub(crate) upstream_timeout: Duration,
+    /// edge's metrics registry and families.
+    pub(crate) metrics: EdgeMetrics,
 }
 
 impl Deref for AppState {
@@ -103,7 +108,9 @@ impl AppState {
             )
             .into());
         }
-        let identity = IdentityClient::new(identity_url, upstream_client(config.upstream_timeout)?);
+        let metrics = EdgeMetrics::new();
+        let identity = IdentityClient::new(identity_url, upstream_client(config.upstream_timeout)?)
+            .timed(metrics.identity_latency().clone());
         Ok(AppState(Arc::new(Shared {
             identity,
             core_api: upstream_client(config.upstream_timeout)?,
@@ -116,7 +123,18 @@ impl AppState {
             auth_rate_limit: rate_limit::AuthRateLimit::new(config.auth_rate_limit),
             body_timeout: config.body_timeout,
             upstream_timeout: config.upstream_timeout,
+            metrics,
         })))
+    }
+
+    /// edge's metrics: `state.metrics().rate_limited()` counts a `429`.
+    pub fn metrics(&self) -> &EdgeMetrics {
+        &self.metrics
+    }
+
+    /// Whether `peer` is a proxy whose `X-Request-Id` and `traceparent` edge keeps.
+    pub fn is_trusted_proxy(&self, peer: IpAddr) -> bool {
+        self.trusted_proxies.contains(peer.to_canonical())
     }
 
     /// The session cookie's name (`__Host-better-auth.session_token` over https).
@@ -153,31 +171,27 @@ pub fn app(state: AppState) -> Router {
         )))
         .route("/api/{*path}", any(proxy::proxy_to_core_api))
         .layer(from_fn_with_state(state.clone(), body::bound_body_time))
+        // Inside the client-address resolution, so the access line logs the resolved address.
+        .layer(observe(&state).layer())
         .layer(from_fn_with_state(
             state.clone(),
             browser::resolve_client_address,
         ))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(request_span)
-                .on_failure(()),
-        )
         .with_state(state)
 }
 
-/// The request's span: method and path only — never headers (cookies, Authorization) or the
-/// query; auth routes by their template, since later ones carry tokens in the path.
-fn request_span(request: &Request) -> tracing::Span {
-    let path = request.uri().path();
-    let path = if path.starts_with("/api/auth/") {
-        request
-            .extensions()
-            .get::<MatchedPath>()
-            .map_or("/api/auth/…", MatchedPath::as_str)
-    } else {
-        path
-    };
-    tracing::info_span!("request", method = %request.method(), path)
+/// Request ids, trace context, access lines and metrics: route templates only — never headers
+/// (cookies, Authorization), raw paths or the query.
+fn observe(state: &AppState) -> Observe {
+    let trusted = state.clone();
+    Observe::new("edge", state.metrics.metrics())
+        .trust_incoming_when(move |request: &Request| {
+            request
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .is_some_and(|ConnectInfo(peer)| trusted.is_trusted_proxy(peer.ip()))
+        })
+        .client_ip(|request: &Request| browser::client_ip(request.extensions()).ok())
 }
 
 /// edge bound to its port, ready to serve.
@@ -186,6 +200,7 @@ pub struct Server {
     local_addr: SocketAddr,
     router: Router,
     serve_options: ServeOptions,
+    metrics: Option<Exposition>,
 }
 
 impl Server {
@@ -197,6 +212,9 @@ impl Server {
             .await
             .with_context(|| format!("EDGE_ADDR={} cannot be bound", config.addr))?;
         let local_addr = listener.local_addr()?;
+        let metrics = Exposition::bind(config.metrics_addr, state.metrics.metrics())
+            .await
+            .with_context(|| format!("METRICS_ADDR={} cannot be bound", config.metrics_addr))?;
         Ok(Server {
             listener,
             local_addr,
@@ -208,12 +226,18 @@ impl Server {
                 max_header_bytes: Some(MAX_HEADER_BYTES),
                 ..ServeOptions::default()
             },
+            metrics,
         })
     }
 
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Where `/metrics` is served (`None` when `METRICS_ADDR` is empty).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(Exposition::local_addr)
     }
 
     /// Serves until `shutdown` resolves, then stops accepting, lets requests in flight finish
@@ -223,6 +247,7 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let _metrics = self.metrics.map(Exposition::spawn);
         service_kit::serve::serve(self.listener, self.router, self.serve_options, shutdown).await
     }
 }

@@ -28,7 +28,7 @@ async fn main() {
             std::process::exit(1);
         }
     };
-    service_kit::telemetry::init();
+    service_kit::telemetry::init_for("edge", config.log_format);
     let server = match Server::bind(config).await {
         Ok(server) => server,
         Err(err) => {

@@ -8,8 +8,9 @@ use axum::body::HttpBody;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use http::header::{AUTHORIZATION, CONNECTION, CONTENT_TYPE, SET_COOKIE};
-use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use serde::Deserialize;
+use service_kit::observe::RequestContext;
 use url::Url;
 
 use crate::body::{body_failure, declared_over_limit, stream_limited};
@@ -23,7 +24,6 @@ const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const SESSION_TOKEN_TYPE: &str = "urn:gatehouse:token-type:session";
 const AUDIENCE: &str = "core-api";
 const FORM: HeaderValue = HeaderValue::from_static("application/x-www-form-urlencoded");
-const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Serves `/api/<path>` (all but `/api/auth/*`) on behalf of the signed-in browser.
 pub async fn proxy_to_core_api(
@@ -65,10 +65,12 @@ pub async fn proxy_to_core_api(
         &client_ip,
         user_agent(&parts.headers),
     );
+    let timer = state.metrics.identity_latency().start_timer();
     let answer = state
         .identity
         .http
         .post(state.identity.token_url.clone())
+        .headers(trace_headers(&parts.extensions))
         .header(CONTENT_TYPE, FORM)
         .body(form)
         .send()
@@ -76,6 +78,7 @@ pub async fn proxy_to_core_api(
         .map_err(EdgeError::from_identity)?;
     let status = answer.status();
     let answer = answer.bytes().await.map_err(EdgeError::from_identity)?;
+    timer.observe_duration();
     let issued = match status {
         StatusCode::OK => Issued::parse(&answer)?,
         StatusCode::BAD_REQUEST if oauth_error(&answer) == "invalid_grant" => {
@@ -111,7 +114,8 @@ pub async fn proxy_to_core_api(
     // 6. Forward with the token in place of the browser's credentials; the body streams through
     //    as it arrives, within BODY_LIMIT and BODY_TIMEOUT. core-api's own time runs after the
     //    body's.
-    let headers = forward_headers(&parts.headers, issued.bearer()?, request_id(&parts.headers));
+    let headers = forward_headers(&parts.headers, issued.bearer()?, trace_headers(&parts.extensions));
+    let timer = state.metrics.core_api_latency().start_timer();
     let mut forward = state
         .core_api
         .request(parts.method, target)
@@ -134,6 +138,7 @@ pub async fn proxy_to_core_api(
         headers.insert(SET_COOKIE, cookie);
     }
     let body = upstream.bytes().await.map_err(EdgeError::from_core_api)?;
+    timer.observe_duration();
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
     *response.headers_mut() = headers;
@@ -213,39 +218,25 @@ fn oauth_error(answer: &[u8]) -> String {
         .unwrap_or_default()
 }
 
-/// The browser's `X-Request-Id` if it is a sane short token, else a new UUID v4.
-fn request_id(headers: &HeaderMap) -> HeaderValue {
-    let sane = |id: &HeaderValue| {
-        (1..=64).contains(&id.len())
-            && id
-                .as_bytes()
-                .iter()
-                .all(|&b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-    };
-    match headers.get(X_REQUEST_ID) {
-        Some(id) if sane(id) => id.clone(),
-        _ => {
-            let mut buffer = uuid::Uuid::encode_buffer();
-            let id = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buffer);
-            HeaderValue::from_str(id).expect("invariant: a hyphenated UUID is a valid header value")
-        }
+/// The request id and a `traceparent` for one call to an upstream (a new span id per hop).
+fn trace_headers(extensions: &Extensions) -> HeaderMap {
+    let mut headers = HeaderMap::with_capacity(2);
+    if let Some(context) = extensions.get::<RequestContext>() {
+        headers.extend(context.outgoing_headers());
     }
+    headers
 }
 
-/// The browser's headers core-api may see, plus the token and the request id.
-fn forward_headers(
-    incoming: &HeaderMap,
-    bearer: HeaderValue,
-    request_id: HeaderValue,
-) -> HeaderMap {
-    let mut out = HeaderMap::with_capacity(incoming.len() + 2);
+/// The browser's headers core-api may see, plus the token, the request id and `traceparent`.
+fn forward_headers(incoming: &HeaderMap, bearer: HeaderValue, trace: HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::with_capacity(incoming.len() + 3);
     for (name, value) in incoming {
         if is_forwardable_request_header(name) && !named_by_connection(incoming, name) {
             out.append(name.clone(), value.clone());
         }
     }
     out.insert(AUTHORIZATION, bearer);
-    out.insert(X_REQUEST_ID, request_id);
+    out.extend(trace);
     out
 }
 
@@ -266,6 +257,8 @@ fn is_forwardable_request_header(name: &HeaderName) -> bool {
                 | "content-length"
                 | "expect"
                 | "x-request-id"
+                | "traceparent"
+                | "tracestate"
         ))
 }
 
@@ -330,20 +323,26 @@ mod tests {
             ("upgrade", "websocket"),
             ("host", "edge.example.com"),
             ("x-request-id", "browser-id"),
+            ("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+            ("tracestate", "vendor=browser"),
             ("accept", "application/json"),
             ("content-type", "application/json"),
             ("x-custom", "a"),
             ("x-custom", "b"),
         ]);
+        let mut trace = HeaderMap::new();
+        trace.insert("x-request-id", HeaderValue::from_static("rid"));
+        trace.insert("traceparent", HeaderValue::from_static("00-edge"));
         let out = forward_headers(
             &incoming,
             HeaderValue::from_static("Bearer minted"),
-            HeaderValue::from_static("rid"),
+            trace,
         );
         let names: Vec<&str> = out.keys().map(HeaderName::as_str).collect();
-        assert_eq!(names.len(), 5, "{names:?}");
+        assert_eq!(names.len(), 6, "{names:?}");
         assert_eq!(out["authorization"], "Bearer minted");
         assert_eq!(out["x-request-id"], "rid");
+        assert_eq!(out["traceparent"], "00-edge");
         assert_eq!(out["accept"], "application/json");
         assert_eq!(out["content-type"], "application/json");
         assert_eq!(out.get_all("x-custom").iter().count(), 2);
@@ -410,25 +409,4 @@ mod tests {
         assert_eq!(get("request_path"), Some("/api/orders/1"));
         assert_eq!(get("client_ip"), Some("10.0.0.1"));
         assert_eq!(get("user_agent"), Some("Mozilla/5.0 (X11)"));
-    }
-
-    #[test]
-    fn request_ids_are_kept_only_when_sane() {
-        assert_eq!(
-            request_id(&headers(&[("x-request-id", "abc-123_x.y")])),
-            "abc-123_x.y"
-        );
-        for bad in ["", "has space", "a;b", "€"] {
-            let mut map = HeaderMap::new();
-            if let Ok(value) = HeaderValue::from_str(bad) {
-                map.insert(X_REQUEST_ID, value);
-            }
-            let id = request_id(&map);
-            assert_eq!(id.len(), 36, "{bad} should be replaced by a UUID");
-        }
-        let long = "a".repeat(65);
-        let mut map = HeaderMap::new();
-        map.insert(X_REQUEST_ID, HeaderValue::from_str(&long).unwrap());
-        assert_eq!(request_id(&map).len(), 36);
-    }
-}
+    }}

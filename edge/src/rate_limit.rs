@@ -66,6 +66,7 @@ pub async fn limit_auth_requests(
         if let Err(retry_after) = limiter.check(client.limit_key()) {
             // debug, not info: a flood must not become a flood of log lines as well.
             tracing::debug!(client_ip = %client.ip(), "auth rate limit reached");
+            state.metrics().rate_limited();
             return EdgeError::TooManyRequests {
                 retry_after_secs: retry_after_secs(retry_after),
             }

@@ -128,6 +128,14 @@ pub struct Config {
     /// `0`: 100 per core (about 2 s of work).
     #[arg(long, env = "PASSWORD_HASH_QUEUE", default_value_t = 0)]
     pub password_hash_queue: usize,
+
+    /// Log lines as `text` (human-readable) or `json` (one object per line).
+    #[arg(long, env = "LOG_FORMAT", default_value = "text")]
+    pub log_format: service_kit::telemetry::LogFormat,
+
+    /// Where `GET /metrics` is served, apart from the API (empty: nowhere).
+    #[arg(long, env = "METRICS_ADDR", default_value = "127.0.0.1:9465")]
+    pub metrics_addr: service_kit::metrics::MetricsAddr,
 }
 
 /// `SESSION_CACHE`.

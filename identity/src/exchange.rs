@@ -256,13 +256,23 @@ impl IntoResponse for IssuedToken {
     }
 }
 
-/// `POST /v1/token`.
+/// `POST /v1/token`, counted by outcome (`gatehouse_token_exchanges_total`).
 pub async fn exchange_session_for_token(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<IssuedToken, OAuthError> {
-    if !is_form(&headers) {
+    let outcome = exchange(&state, &headers, body).await;
+    state.metrics().token_exchange(outcome.as_ref().map_or_else(OAuthError::code, |_| "issued"));
+    outcome
+}
+
+async fn exchange(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<IssuedToken, OAuthError> {
+    if !is_form(headers) {
         return Err(invalid_request(
             "The body must be application/x-www-form-urlencoded.".into(),
         ));
@@ -283,6 +293,7 @@ pub async fn exchange_session_for_token(
     )
     .await?;
     let session_expires_in = used.refreshed.then(|| cookie_max_age(&used.live.session.times, now)).flatten();
+    service_kit::observe::record_caller(&used.live.user.id, &used.live.session.id);
     let claims = mint_claims(&used.live, request, state.issuer(), now.div_euclid(1000));
     let access_token = state.keyring().sign(&claims)?;
     Ok(IssuedToken {

@@ -14,6 +14,7 @@ pub mod keys;
 pub mod links;
 pub mod lockout;
 pub mod mail;
+pub mod metrics;
 pub mod passwords;
 pub mod sessions;
 pub mod users;
@@ -29,16 +30,18 @@ use axum::routing::{get, post};
 use axum::Router;
 use service_kit::db::{self, Database, Migrations};
 use service_kit::serve::ServeOptions;
+use service_kit::metrics::Exposition;
+use service_kit::observe::Observe;
 use service_kit::Clock;
 use sqlx::migrate::Migrator;
 use sqlx::AnyPool;
-use tower_http::trace::TraceLayer;
 
 pub use config::Config;
 
 use keys::{KeyRing, KeyRingConfig};
 use lockout::LockoutPolicy;
 use mail::Mailer;
+use metrics::IdentityMetrics;
 use passwords::Hasher;
 use sessions::{SessionCache, SessionPolicy};
 
@@ -73,6 +76,7 @@ struct Shared {
     reset_ttl: Duration,
     session_cache: SessionCache,
     lockout: LockoutPolicy,
+    metrics: IdentityMetrics,
 }
 
 impl AppState {
@@ -82,6 +86,7 @@ impl AppState {
         let hasher = Hasher::with_queue((config.password_hash_queue > 0).then_some(config.password_hash_queue)).await?;
         let mailer = Mailer::start(config, &db, clock.clone()).map_err(anyhow::Error::msg)?;
         let session_cache = SessionCache::new(config.session_cache.enabled_for(db.backend));
+        let metrics = observed(&hasher, &keyring, &clock);
         Ok(AppState {
             inner: Arc::new(Shared {
                 db,
@@ -98,6 +103,7 @@ impl AppState {
                 reset_ttl: config.reset_ttl,
                 session_cache,
                 lockout: LockoutPolicy::new(config.lockout_threshold, config.lockout_duration, config.lockout_max),
+                metrics,
             }),
         })
     }
@@ -176,6 +182,43 @@ impl AppState {
     pub fn lockout_policy(&self) -> &LockoutPolicy {
         &self.inner.lockout
     }
+
+    /// identity's metrics: `state.metrics().sign_in(SignInOutcome::Locked)`.
+    pub fn metrics(&self) -> &IdentityMetrics {
+        &self.inner.metrics
+    }
+}
+
+/// identity's metrics, with the gauges sampled at each scrape from the hasher's queue and the key
+/// ring (the mail outbox is counted by [`sample_outbox`]).
+fn observed(hasher: &Hasher, keyring: &KeyRing, clock: &Clock) -> IdentityMetrics {
+    let metrics = IdentityMetrics::new();
+    let (gauges, hasher, keyring, clock) = (metrics.clone(), hasher.clone(), keyring.clone(), clock.clone());
+    metrics.metrics().on_scrape(move || {
+        gauges.hash_queue_depth().set(i64::try_from(hasher.stats().queued).unwrap_or(i64::MAX));
+        let age_ms = keyring.signing_key_age_ms(clock.now_millis()).unwrap_or(0);
+        gauges.signing_key_age().set(age_ms as f64 / 1000.0);
+    });
+    metrics
+}
+
+/// How often `gatehouse_mail_outbox_pending` is recounted (a scrape cannot wait on the store).
+const OUTBOX_SAMPLE_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Recounts the mail waiting in the outbox every [`OUTBOX_SAMPLE_INTERVAL`] until dropped.
+fn sample_outbox(pool: AnyPool, metrics: IdentityMetrics) -> service_kit::metrics::Serving {
+    let sampling = async move {
+        let mut ticks = tokio::time::interval(OUTBOX_SAMPLE_INTERVAL);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            match mail::pending_count(&pool).await {
+                Ok(pending) => metrics.mail_outbox_pending().set(pending),
+                Err(error) => tracing::warn!(%error, "cannot count the mail outbox"),
+            }
+        }
+    };
+    tokio::spawn(tracing::Instrument::instrument(sampling, service_kit::telemetry::service_span("identity"))).into()
 }
 
 /// Invalidates the session cache after every request that may change sessions or users — all
@@ -224,7 +267,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), invalidate_session_cache_after_writes))
         .layer(DefaultBodyLimit::max(json::BODY_LIMIT_BYTES))
-        .layer(TraceLayer::new_for_http())
+        .layer(Observe::new("identity", state.metrics().metrics()).layer())
         .with_state(state)
 }
 
@@ -238,6 +281,9 @@ pub struct Server {
     keyring: KeyRing,
     mailer: Mailer,
     state: AppState,
+    metrics: Option<Exposition>,
+    /// Keeps `gatehouse_mail_outbox_pending` current while serving.
+    outbox_sampler: service_kit::metrics::Serving,
 }
 
 impl Server {
@@ -265,16 +311,37 @@ impl Server {
             .with_context(|| format!("IDENTITY_ADDR {}: cannot listen", config.addr))?;
         let addr = listener.local_addr()?;
         let state = AppState::new(&config, db, keyring.clone(), clock).await?;
-        let key_watcher = keyring.spawn_watcher(KEY_WATCH_INTERVAL);
+        let metrics = Exposition::bind(config.metrics_addr, state.metrics().metrics())
+            .await
+            .with_context(|| format!("METRICS_ADDR {}: cannot listen", config.metrics_addr))?;
+        let key_watcher =
+            service_kit::telemetry::service_span("identity").in_scope(|| keyring.spawn_watcher(KEY_WATCH_INTERVAL));
+        let outbox_sampler = sample_outbox(state.pool().clone(), state.metrics().clone());
         let keyring = keyring.clone();
         let serve_options = ServeOptions { grace: config.shutdown_grace, ..ServeOptions::default() };
         let mailer = state.mailer().clone();
-        Ok(Server { listener, addr, router: app(state.clone()), key_watcher, serve_options, keyring, mailer, state })
+        Ok(Server {
+            listener,
+            addr,
+            router: app(state.clone()),
+            key_watcher,
+            serve_options,
+            keyring,
+            mailer,
+            state,
+            metrics,
+            outbox_sampler,
+        })
     }
 
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where `/metrics` is served (`None` when `METRICS_ADDR` is empty).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(Exposition::local_addr)
     }
 
     /// The key ring this server signs with (tests call [`KeyRing::reload`] on it directly, so a
@@ -291,7 +358,9 @@ impl Server {
     /// Serves until `shutdown` resolves, then stops accepting, lets requests in flight finish
     /// within the grace period, lets the mail senders finish the attempts in hand and returns.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let Server { listener, router, key_watcher, serve_options, mailer, .. } = self;
+        let Server { listener, router, key_watcher, serve_options, mailer, metrics, outbox_sampler, .. } = self;
+        let _metrics = metrics.map(Exposition::spawn);
+        let _outbox_sampler = outbox_sampler;
         let served = service_kit::serve::serve(listener, router, serve_options, shutdown).await;
         key_watcher.abort();
         mailer.stop().await;

@@ -63,7 +63,7 @@ fn main() {
         Some(Command::Serve(config)) => config,
         None => cli.config,
     };
-    service_kit::telemetry::init();
+    service_kit::telemetry::init_for("identity", config.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {

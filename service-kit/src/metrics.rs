@@ -237,8 +237,14 @@ impl Exposition {
     }
 }
 
-/// The metrics listener serving in the background; dropping it stops it.
+/// A background task (the metrics listener, a sampler) that stops when this is dropped.
 pub struct Serving(JoinHandle<()>);
+
+impl From<JoinHandle<()>> for Serving {
+    fn from(task: JoinHandle<()>) -> Self {
+        Serving(task)
+    }
+}
 
 impl Drop for Serving {
     fn drop(&mut self) {

@@ -14,20 +14,21 @@ pub use service_kit::Clock;
 /// One service serving in the background.
 pub struct Running {
     addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
 }
 
 impl Running {
     /// Serves `run_until` in a task until [`Running::stop`] is called or the handle is dropped.
-    fn spawn<F, Fut>(addr: SocketAddr, run_until: F) -> Self
+    fn spawn<F, Fut>(addr: SocketAddr, metrics_addr: Option<SocketAddr>, run_until: F) -> Self
     where
         F: FnOnce(oneshot::Receiver<()>) -> Fut,
         Fut: Future<Output = std::io::Result<()>> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
         let task = tokio::spawn(run_until(rx));
-        Running { addr, shutdown: Some(tx), task }
+        Running { addr, metrics_addr, shutdown: Some(tx), task }
     }
 
     /// The address the service listens on.
@@ -38,6 +39,11 @@ impl Running {
     /// `http://ADDR`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The address of the service's own metrics listener (`None` when `METRICS_ADDR` is empty).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// Stops accepting, closes idle keep-alive connections and waits for the server to end.
@@ -69,23 +75,23 @@ pub async fn start_identity_with_state(
     clock: Clock,
 ) -> anyhow::Result<(Running, identity::AppState)> {
     let server = identity::Server::bind(config, clock).await.context("identity did not start")?;
-    let addr = server.local_addr();
+    let (addr, metrics_addr) = (server.local_addr(), server.metrics_addr());
     let state = server.state().clone();
-    Ok((Running::spawn(addr, |rx| server.run_until(async move { let _ = rx.await; })), state))
+    Ok((Running::spawn(addr, metrics_addr, |rx| server.run_until(async move { let _ = rx.await; })), state))
 }
 
 /// Starts core-api with `config`.
 pub async fn start_core_api(config: core_api::Config) -> anyhow::Result<Running> {
     let server = core_api::Server::bind(config).await.context("core-api did not start")?;
-    let addr = server.local_addr();
-    Ok(Running::spawn(addr, |rx| server.run_until(async move { let _ = rx.await; })))
+    let (addr, metrics_addr) = (server.local_addr(), server.metrics_addr());
+    Ok(Running::spawn(addr, metrics_addr, |rx| server.run_until(async move { let _ = rx.await; })))
 }
 
 /// Starts edge with `config`.
 pub async fn start_edge(config: edge::Config) -> anyhow::Result<Running> {
     let server = edge::Server::bind(config).await.context("edge did not start")?;
-    let addr = server.local_addr();
-    Ok(Running::spawn(addr, |rx| server.run_until(async move { let _ = rx.await; })))
+    let (addr, metrics_addr) = (server.local_addr(), server.metrics_addr());
+    Ok(Running::spawn(addr, metrics_addr, |rx| server.run_until(async move { let _ = rx.await; })))
 }
 
 /// The three services, wired to each other.

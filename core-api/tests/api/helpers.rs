@@ -140,6 +140,8 @@ impl TestApp {
             issuer: ISSUER.into(),
             audience: AUDIENCE.into(),
             jwks_refresh: std::time::Duration::from_secs(30),
+            log_format: Default::default(),
+            metrics_addr: "127.0.0.1:0".parse().expect("a literal address"),
         };
         let verifier = Verifier::with_keys(config.verifier_config(), keys);
         let clock = Clock::adjustable();

@@ -37,6 +37,7 @@ async fn healthz_answers_and_readyz_follows_identity() {
 async fn run_until_returns_once_shutdown_resolves() {
     let config = edge::Config {
         addr: "127.0.0.1:0".parse().unwrap(),
+        metrics_addr: "127.0.0.1:0".parse().unwrap(),
         ..edge::Config::default()
     };
     let server = edge::Server::bind(config).await.unwrap();

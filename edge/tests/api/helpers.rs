@@ -353,6 +353,8 @@ impl TestEdge {
             public_url: options.public_url.to_owned(),
             body_limit: options.body_limit,
             upstream_timeout: options.upstream_timeout,
+            log_format: Default::default(),
+            metrics_addr: "127.0.0.1:0".parse().unwrap(),
             trusted_proxies: edge::config::TrustedProxies::parse(options.trusted_proxies).unwrap(),
             auth_rate_limit: options.auth_rate_limit,
             body_timeout: options.body_timeout,

@@ -46,11 +46,19 @@ async fn a_proxied_call_carries_a_fresh_token_and_none_of_the_browsers_credentia
         .header("connection", "x-secret-hop")
         .header("x-secret-hop", "1")
         .header("x-request-id", "req-123")
+        .header(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )
         .header("x-custom", "kept")
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
+    let returned_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(
         set_cookies(&response).is_empty(),
         "core-api's Set-Cookie must not reach the browser"
@@ -66,7 +74,13 @@ async fn a_proxied_call_carries_a_fresh_token_and_none_of_the_browsers_credentia
         headers["authorization"],
         json!(["Bearer access.GET._api_orders"])
     );
-    assert_eq!(headers["x-request-id"], json!(["req-123"]));
+    // A browser is no trusted proxy: its request id and trace are replaced by edge's own, and
+    // the browser is told the id core-api saw.
+    assert_eq!(headers["x-request-id"], json!([returned_id]));
+    assert_ne!(returned_id, "req-123");
+    let traceparent = headers["traceparent"][0].as_str().unwrap();
+    assert_eq!(traceparent.len(), 55, "{traceparent}");
+    assert!(!traceparent.contains("4bf92f3577b34da6a3ce929d0e0e4736"));
     assert_eq!(headers["x-custom"], json!(["kept"]));
     assert_eq!(headers["user-agent"], json!(["TestBrowser/1.0"]));
     for stripped in [
@@ -105,7 +119,7 @@ async fn a_proxied_call_carries_a_fresh_token_and_none_of_the_browsers_credentia
 #[tokio::test]
 async fn a_missing_or_odd_request_id_is_replaced_by_a_uuid() {
     let edge = TestEdge::start().await;
-    for request_id in [None, Some("has spaces and ; semicolons")] {
+    for request_id in [None, Some("has spaces and ; semicolons"), Some("sane-but-untrusted")] {
         let mut request = edge
             .get("/api/profile")
             .header("cookie", session_cookie(SECRET));

@@ -74,6 +74,7 @@ async fn authenticate(state: &AppState, credentials: &Credentials) -> Result<Cal
         state.session_policy(),
     )
     .await?;
+    service_kit::observe::record_caller(&live.user.id, &live.session.id);
     Ok(Caller { live, client, now })
 }
 

@@ -93,7 +93,15 @@ pub async fn change_password(
         }
     };
     transaction.commit().await?;
-    tracing::info!(user_id, new_session = new_session.is_some(), "password changed; other sessions revoked");
+    tracing::info!(
+        event = "password.changed",
+        user_id,
+        session_id = %caller.live.session.id,
+        new_session = new_session.is_some(),
+        client_ip = %caller.client.ip,
+        user_agent = caller.client.user_agent.as_str(),
+        "password changed; other sessions revoked"
+    );
     Ok(Json(SignedIn::new(&user, new_session.as_ref(), now)).into_response())
 }
 

@@ -115,7 +115,14 @@ pub async fn delete_user(
         tracing::info!(user_id, ?confirmation, "account deletion refused");
     })?;
     if users::delete(state.pool(), user_id).await? {
-        tracing::info!(user_id, "account deleted with its sessions");
+        tracing::info!(
+            event = "account.deleted",
+            user_id,
+            session_id = %caller.live.session.id,
+            client_ip = %caller.client.ip,
+            user_agent = caller.client.user_agent.as_str(),
+            "account deleted with its sessions"
+        );
     }
     Ok(Json(Deleted { success: true }))
 }

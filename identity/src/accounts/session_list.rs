@@ -89,7 +89,14 @@ pub async fn revoke_session(
     let user_id = &caller.live.user.id;
     let revoked = sessions::revoke_by_id(state.pool(), user_id, handle, caller.now).await?;
     if revoked {
-        tracing::info!(user_id = %user_id, session_id = %handle, "session revoked by its user");
+        tracing::info!(
+            event = "session.revoked",
+            user_id = %user_id,
+            session_id = %handle,
+            client_ip = %caller.client.ip,
+            user_agent = caller.client.user_agent.as_str(),
+            "session revoked by its user"
+        );
     }
     Ok(Json(Revoked {
         status: true,
@@ -108,7 +115,15 @@ pub async fn revoke_other_sessions(
     caller.require_fresh(&state)?;
     let (user_id, keep) = (&caller.live.user.id, &caller.live.session.id);
     let count = sessions::revoke_all_but(state.pool(), user_id, keep, caller.now).await?;
-    tracing::info!(user_id = %user_id, count, "other sessions revoked by their user");
+    tracing::info!(
+        event = "session.revoked",
+        scope = "others",
+        user_id = %user_id,
+        count,
+        client_ip = %caller.client.ip,
+        user_agent = caller.client.user_agent.as_str(),
+        "other sessions revoked by their user"
+    );
     Ok(Json(Revoked { status: true, revoked_current: false }))
 }
 
@@ -122,7 +137,15 @@ pub async fn revoke_all_sessions(
     caller.require_fresh(&state)?;
     let user_id = &caller.live.user.id;
     let count = sessions::revoke_all(state.pool(), user_id, caller.now).await?;
-    tracing::info!(user_id = %user_id, count, "all sessions revoked by their user");
+    tracing::info!(
+        event = "session.revoked",
+        scope = "all",
+        user_id = %user_id,
+        count,
+        client_ip = %caller.client.ip,
+        user_agent = caller.client.user_agent.as_str(),
+        "all sessions revoked by their user"
+    );
     Ok(Json(Revoked { status: true, revoked_current: true }))
 }
 

@@ -13,6 +13,7 @@ use crate::error::ApiError;
 use crate::json::JsonBody;
 use crate::lockout::{self, Subject, Verdict};
 use crate::passwords::Claim;
+use crate::metrics::SignInOutcome;
 use crate::sessions::{self, cookie_max_age, Client, SessionJson, SessionToken};
 use crate::users::{self, CreateUserError, Email, Name, NewUser, Password, User, UserJson};
 use crate::AppState;
@@ -172,14 +173,21 @@ pub async fn sign_in(
     };
     // Then a place in the hashing queue, so a busy server counts no failure against anyone.
     let claim = if device.is_some() { Claim::Owner } else { Claim::Anyone };
-    let slot = state.hasher().reserve(claim)?;
+    let slot = state.hasher().reserve(claim).inspect_err(|_| state.metrics().sign_in(SignInOutcome::Busy))?;
     let subject = match &device {
         Some(hash) => Subject::Device(hash),
         None => Subject::Address(&email),
     };
     let verdict = lockout::begin_attempt(state.pool(), subject, now, state.lockout_policy()).await?;
     if let Verdict::Locked { retry_after_secs } = verdict {
-        tracing::info!(event = "sign_in.locked", device = device.is_some(), "sign-in refused: locked");
+        state.metrics().sign_in(SignInOutcome::Locked);
+        tracing::info!(
+            event = "sign_in.locked",
+            device = device.is_some(),
+            client_ip = %client.ip,
+            user_agent = client.user_agent.as_str(),
+            "sign-in refused: locked"
+        );
         return Err(ApiError::TooManyAttempts { retry_after_secs });
     }
     // A password outside the limits was never accepted at sign-up, so it cannot match; refusing
@@ -193,14 +201,30 @@ pub async fn sign_in(
     let matches = slot.verify(attempt, stored_hash).await?;
     let user = match user {
         Some(user) if matches => user,
-        _ => {
-            tracing::info!(event = "sign_in.failed", "sign-in refused: unknown email or wrong password");
+        known => {
+            state.metrics().sign_in(SignInOutcome::BadCredentials);
+            tracing::info!(
+                event = "sign_in.failed",
+                reason = "bad_credentials",
+                user_id = known.as_ref().map(|user| user.id.as_str()),
+                client_ip = %client.ip,
+                user_agent = client.user_agent.as_str(),
+                "sign-in refused: unknown email or wrong password"
+            );
             return Err(ApiError::InvalidEmailOrPassword);
         }
     };
     // The right password: the owner's success resets their device's count, or the address's.
     lockout::record_success(state.pool(), subject).await?;
     if state.require_email_verification() && !user.email_verified {
+        tracing::info!(
+            event = "sign_in.failed",
+            reason = "email_not_verified",
+            user_id = %user.id,
+            client_ip = %client.ip,
+            user_agent = client.user_agent.as_str(),
+            "sign-in refused: email not verified"
+        );
         return Err(ApiError::EmailNotVerified);
     }
 
@@ -213,7 +237,16 @@ pub async fn sign_in(
         request.previous_session_token.as_ref(),
     )
     .await?;
-    tracing::info!(user_id = %user.id, session_id = %new_session.session.id, "user signed in");
+    state.metrics().sign_in(SignInOutcome::Success);
+    service_kit::observe::record_caller(&user.id, &new_session.session.id);
+    tracing::info!(
+        event = "sign_in.succeeded",
+        user_id = %user.id,
+        session_id = %new_session.session.id,
+        client_ip = %client.ip,
+        user_agent = client.user_agent.as_str(),
+        "user signed in"
+    );
     let now = new_session.session.times.created_at;
     let new_device = match device {
         Some(_) => None,
@@ -238,6 +271,7 @@ pub async fn current_session(
     )
     .await?;
     let live = &used.live;
+    service_kit::observe::record_caller(&live.user.id, &live.session.id);
     let body = CurrentSession {
         user: live.user.to_json(),
         session: live.session.to_json(),
@@ -255,7 +289,7 @@ pub async fn sign_out(
     if let Some(token) = &request.session_token {
         let now = state.clock().now_millis();
         if sessions::revoke_by_token(state.pool(), token.expose_secret(), now).await? {
-            tracing::info!("session signed out");
+            tracing::info!(event = "session.revoked", reason = "sign_out", "session signed out");
         }
     }
     Ok(Json(SignedOut { success: true }))

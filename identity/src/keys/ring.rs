@@ -232,7 +232,7 @@ impl KeyRing {
     pub fn spawn_watcher(&self, interval: Duration) -> tokio::task::JoinHandle<()> {
         let ring: Weak<Inner> = Arc::downgrade(&self.inner);
         let mut seen = self.current().fingerprint.clone();
-        tokio::spawn(async move {
+        let watching = async move {
             let mut ticker = tokio::time::interval(interval);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
@@ -256,7 +256,9 @@ impl KeyRing {
                     }
                 }
             }
-        })
+        };
+        // In the caller's span, so the watcher's lines name their service.
+        tokio::spawn(tracing::Instrument::in_current_span(watching))
     }
 
     /// Signs `claims` as a JWS compact token with the key active now.
@@ -318,6 +320,11 @@ impl KeyRing {
             .schedule
             .signer(self.inner.clock.now_millis())
             .map(|k| k.kid.to_string())
+    }
+
+    /// How long ago (ms) the key that signs at `now` was created; `None` when no key signs.
+    pub fn signing_key_age_ms(&self, now: i64) -> Option<i64> {
+        self.current().schedule.signer(now).map(|key| now.saturating_sub(key.created_at).max(0))
     }
 
     /// The timings this ring was loaded with.

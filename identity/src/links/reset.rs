@@ -141,6 +141,6 @@ pub async fn reset_password(
     // the lockout (DESIGN §14).
     crate::devices::drop_all(&mut *transaction, &user_id).await?;
     transaction.commit().await?;
-    tracing::info!(user_id, revoked, "password reset; every session revoked");
+    tracing::info!(event = "password.reset", user_id, revoked, "password reset; every session revoked");
     Ok(Json(PasswordReset { status: true }))
 }

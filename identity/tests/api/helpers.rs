@@ -94,6 +94,8 @@ impl TestApp {
             "http://identity.test:8081",
             "--dev-mailbox",
             "true",
+            "--metrics-addr",
+            "127.0.0.1:0",
         ];
         args.extend_from_slice(extra);
         let config = Config::try_parse_from(args).expect("test configuration parses");

@@ -13,6 +13,7 @@ mod isolation;
 mod kubernetes;
 mod lifecycle;
 mod mail;
+mod observability;
 mod roles;
 mod rotation;
 mod sessions;

@@ -78,6 +78,7 @@ impl Setup {
         use clap::Parser;
         let mut identity = identity::Config::try_parse_from(["identity"]).expect("identity defaults");
         identity.addr = "127.0.0.1:0".parse().expect("addr");
+        identity.metrics_addr = "127.0.0.1:0".parse().expect("addr");
         identity.database_url = identity_db;
         identity.keys_dir = keys_dir;
         // Mail stays in the outbox for /dev/mailbox unless a test points identity at an SMTP
@@ -85,6 +86,7 @@ impl Setup {
         identity.dev_mailbox = true;
         let mut core_api = core_api::Config::try_parse_from(["core-api"]).expect("core-api defaults");
         core_api.addr = "127.0.0.1:0".parse().expect("addr");
+        core_api.metrics_addr = "127.0.0.1:0".parse().expect("addr");
         core_api.database_url = core_db;
         core_api.issuer = identity.issuer.clone();
         let mut edge = edge::Config::try_parse_from(["edge"]).expect("edge defaults");
@@ -92,6 +94,7 @@ impl Setup {
         // Every test browser comes from 127.0.0.1 and many tests sign in or mail far more often
         // than a person would; the per-address limit's own tests (edge_abuse) turn it on.
         edge.auth_rate_limit = 0;
+        edge.metrics_addr = "127.0.0.1:0".parse().expect("addr");
         Some(Setup { identity, core_api, edge, clock, dir })
     }
 
