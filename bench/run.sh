@@ -3,6 +3,11 @@
 #
 #   bench/run.sh                      # SQLite (the embedded default)
 #   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres bench/run.sh
+#   LOG_FORMAT=json RUST_LOG=info METRICS_ADDR=127.0.0.1:18464 bench/run.sh   # observability on
+#
+# LOG_FORMAT and RUST_LOG (default warn: no access lines) are passed to the three services.
+# METRICS_ADDR=host:port serves edge's metrics there, identity's on the next port and core-api's
+# on the one after; unset or empty, no metrics listener is opened.
 #
 # Starts the three release binaries as separate processes on ports 18080-18082 over a fresh
 # store, signs a user up, then measures:
@@ -34,15 +39,21 @@ else
     identity_db="sqlite://$work/identity.db"; core_db="sqlite://$work/core-api.db"; store="SQLite"
 fi
 
-export RUST_LOG=warn
+export RUST_LOG=${RUST_LOG:-warn}
+export LOG_FORMAT=${LOG_FORMAT:-text}
+metrics_base=${METRICS_ADDR:-}
+unset METRICS_ADDR
+metrics_at() { # metrics_at OFFSET: edge's address plus OFFSET ports, or empty (off)
+    [ -n "$metrics_base" ] && echo "${metrics_base%:*}:$(( ${metrics_base##*:} + $1 ))" || true
+}
 KEYS_DIR="$work/keys" "$bin/identity" keys init >/dev/null
-DEV_MAILBOX=true IDENTITY_ADDR=127.0.0.1:18081 ISSUER=http://127.0.0.1:18081 DATABASE_URL="$identity_db" KEYS_DIR="$work/keys" \
+METRICS_ADDR=$(metrics_at 1) DEV_MAILBOX=true IDENTITY_ADDR=127.0.0.1:18081 ISSUER=http://127.0.0.1:18081 DATABASE_URL="$identity_db" KEYS_DIR="$work/keys" \
     "$bin/identity" >"$work/identity.log" 2>&1 & pids+=($!); identity_pid=$!
 for _ in $(seq 200); do curl -fs http://127.0.0.1:18081/healthz >/dev/null && break; sleep 0.05; done
-CORE_API_ADDR=127.0.0.1:18082 DATABASE_URL="$core_db" ISSUER=http://127.0.0.1:18081 \
+METRICS_ADDR=$(metrics_at 2) CORE_API_ADDR=127.0.0.1:18082 DATABASE_URL="$core_db" ISSUER=http://127.0.0.1:18081 \
     JWKS_URL=http://127.0.0.1:18081/.well-known/jwks.json \
     "$bin/core-api" >"$work/core.log" 2>&1 & pids+=($!); core_pid=$!
-EDGE_ADDR=127.0.0.1:18080 PUBLIC_URL=http://127.0.0.1:18080 IDENTITY_URL=http://127.0.0.1:18081 \
+METRICS_ADDR=$(metrics_at 0) EDGE_ADDR=127.0.0.1:18080 PUBLIC_URL=http://127.0.0.1:18080 IDENTITY_URL=http://127.0.0.1:18081 \
     CORE_API_URL=http://127.0.0.1:18082 AUTH_RATE_LIMIT=${AUTH_RATE_LIMIT:-0} "$bin/edge" >"$work/edge.log" 2>&1 & pids+=($!); edge_pid=$!
 for port in 18082 18080; do
     for _ in $(seq 200); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.05; done
@@ -65,6 +76,7 @@ token=$(curl -fs -X POST http://127.0.0.1:18081/v1/token \
     --data-urlencode "user_agent=$ua" | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
 
 echo "== store: $store, $(nproc) cores, wrk -t2 -c$CONNECTIONS -d$DURATION, GET $PATH_UNDER_TEST"
+echo "== logs: LOG_FORMAT=$LOG_FORMAT RUST_LOG=$RUST_LOG; metrics: ${metrics_base:-off}"
 echo
 echo "== 0. added latency at light load (1 connection): core-api directly, then proxied through edge"
 wrk -t1 -c1 -d5s --latency -H "Authorization: Bearer $token" -H "User-Agent: $ua" \

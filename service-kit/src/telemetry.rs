@@ -1,5 +1,6 @@
-//! Logging setup for the binaries, filtered by `RUST_LOG` (default `info`): human-readable lines
-//! (`LOG_FORMAT=text`, the default) or one JSON object per line (`LOG_FORMAT=json`) with `time`
+//! Logging setup for the binaries, on stderr, filtered by `RUST_LOG` (default `info`):
+//! human-readable lines (`LOG_FORMAT=text`, the default) or one JSON object per line
+//! (`LOG_FORMAT=json`) with `time`
 //! (RFC 3339, UTC), `level`, `service`, `message` and every field of the event and of its spans
 //! at the top level. `service` comes from the nearest span that names one (each request's span
 //! does), so `stack`'s three services in one process still say which one wrote a line.
@@ -63,8 +64,10 @@ pub fn init_for(service: &'static str, format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let registry = tracing_subscriber::registry().with(filter);
     let _ = match format {
-        LogFormat::Text => registry.with(tracing_subscriber::fmt::layer().with_target(false)).try_init(),
-        LogFormat::Json => registry.with(JsonLayer::new(service, std::io::stdout)).try_init(),
+        LogFormat::Text => {
+            registry.with(tracing_subscriber::fmt::layer().with_target(false).with_writer(std::io::stderr)).try_init()
+        }
+        LogFormat::Json => registry.with(JsonLayer::new(service, std::io::stderr)).try_init(),
     };
 }
 

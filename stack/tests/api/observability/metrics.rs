@@ -12,7 +12,7 @@ use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 
 use super::{required_program, samples, total, DEADLINE, POLL};
-use crate::support::{unique_email, Store, TestStack, PASSWORD};
+use crate::support::{unique_email, Setup, Store, TestStack, PASSWORD};
 
 /// The families of DESIGN §16, by service.
 const FAMILIES: [(&str, &[&str]); 3] = [
@@ -114,6 +114,25 @@ async fn no_main_listener_serves_metrics() {
         let body = response.text().await.expect("a body");
         assert_ne!(status, 200, "{} serves /metrics on its main listener", running.url());
         assert!(!body.contains("http_requests_total"), "{body}");
+    }
+}
+
+#[tokio::test]
+async fn a_metrics_port_that_cannot_be_bound_stops_each_service_at_start() {
+    let Some(mut setup) = Setup::new(Store::Sqlite).await else { return };
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let taken: service_kit::metrics::MetricsAddr = taken.local_addr().expect("an address").to_string().parse().expect("an address");
+    setup.identity.metrics_addr = taken;
+    setup.core_api.metrics_addr = taken;
+    setup.edge.metrics_addr = taken;
+    let failures = [
+        stack::start_identity(setup.identity.clone(), setup.clock.clone()).await.err(),
+        stack::start_core_api(setup.core_api.clone()).await.err(),
+        stack::start_edge(setup.edge.clone()).await.err(),
+    ];
+    for failure in failures {
+        let failure = format!("{:#}", failure.expect("the service refuses to start"));
+        assert!(failure.contains("METRICS_ADDR"), "{failure}");
     }
 }
 
