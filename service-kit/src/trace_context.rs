@@ -1,7 +1,8 @@
 //! W3C Trace Context (`traceparent`, version 00): the trace id shared by every hop of one call
 //! and a span id per hop. It is parsed and written here by hand because Gatehouse exports no
-//! spans (no OpenTelemetry SDK): only the two ids travel and reach the logs. Ids come from the
-//! operating system's CSPRNG, so they reveal nothing and cannot be guessed.
+//! spans (no OpenTelemetry SDK): only the two ids travel and reach the logs. Ids come from a
+//! CSPRNG (rand's thread-local generator, seeded by the operating system) — no system call per
+//! request — so they reveal nothing and cannot be guessed.
 
 use std::fmt::{self, Write as _};
 
@@ -25,7 +26,7 @@ impl TraceContext {
     pub fn start() -> TraceContext {
         let mut trace_id = [0u8; 16];
         while trace_id == [0; 16] {
-            rand::rngs::OsRng.fill_bytes(&mut trace_id);
+            rand::thread_rng().fill_bytes(&mut trace_id);
         }
         TraceContext { trace_id, span_id: new_span_id(), parent_id: None, sampled: true }
     }
@@ -83,7 +84,7 @@ impl fmt::Debug for TraceContext {
 fn new_span_id() -> [u8; 8] {
     let mut span_id = [0u8; 8];
     while span_id == [0; 8] {
-        rand::rngs::OsRng.fill_bytes(&mut span_id);
+        rand::thread_rng().fill_bytes(&mut span_id);
     }
     span_id
 }
