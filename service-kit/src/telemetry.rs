@@ -1,8 +1,7 @@
 //! Logging setup for the binaries, on stderr, filtered by `RUST_LOG` (default `info`):
 //! human-readable lines (`LOG_FORMAT=text`, the default) or one JSON object per line
-//! (`LOG_FORMAT=json`) with `time`
-//! (RFC 3339, UTC), `level`, `service`, `message` and every field of the event and of its spans
-//! at the top level. `service` comes from the nearest span that names one (each request's span
+//! (`LOG_FORMAT=json`) with `time` (RFC 3339, UTC), `level`, `service`, `message` and every
+//! field of the event and of its spans at the top level. `service` comes from the nearest span that names one (each request's span
 //! does), so `stack`'s three services in one process still say which one wrote a line.
 
 use std::fmt;

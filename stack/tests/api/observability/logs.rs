@@ -117,6 +117,7 @@ impl Binaries {
                 ("KEYS_DIR", &keys),
                 ("ISSUER", ISSUER),
                 ("PUBLIC_URL", PUBLIC_URL),
+                ("DEV_MAILBOX", "true"),
             ],
         )
         .await;
