@@ -347,3 +347,30 @@ async fn a_path_that_would_be_rewritten_is_not_forwarded() {
     }
     assert_eq!(edge.identity.total(), 0);
 }
+
+#[tokio::test]
+async fn a_trusted_proxy_keeps_its_request_id_and_trace() {
+    let edge = TestEdge::start_with(Options {
+        trusted_proxies: "127.0.0.1",
+        ..Options::default()
+    })
+    .await;
+    let incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let response = edge
+        .get("/api/profile")
+        .header("cookie", session_cookie(SECRET))
+        .header("x-request-id", "from-the-proxy-1")
+        .header("traceparent", incoming)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "from-the-proxy-1");
+    let (_, echo) = json_of(response).await;
+    assert_eq!(echo["headers"]["x-request-id"], json!(["from-the-proxy-1"]));
+    let forwarded = echo["headers"]["traceparent"][0].as_str().unwrap();
+    assert!(
+        forwarded.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
+        "{forwarded}"
+    );
+    assert_ne!(forwarded, incoming, "a new span id for the hop");
+}
