@@ -19,6 +19,8 @@ cargo afl build --release --locked --features afl --bins
 
 export AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1 AFL_NO_AFFINITY=1
 failed=()
+# Seeds (a private key among them) are written at run time, never committed.
+CARGO_TARGET_DIR="${CARGO_TARGET_DIR%/afl}" cargo run -q --locked --bin seeds
 for target in "${targets[@]}"; do
     input="$out/$target.in"
     mkdir -p "$input"

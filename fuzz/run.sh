@@ -20,6 +20,8 @@ fi
 cargo afl build --release --locked --features afl --bin "$target"
 
 # The seeds and every input that ever failed start the run.
+# Seeds (a private key among them) are written at run time, never committed.
+CARGO_TARGET_DIR="${CARGO_TARGET_DIR%/afl}" cargo run -q --locked --bin seeds
 input="$out.in"
 rm -rf "$input" && mkdir -p "$input" "$out"
 cp corpus/"$target"/* "$input"/

@@ -42,3 +42,17 @@ fn the_fixture_token_verifies_so_the_checks_past_the_signature_are_reached() {
     let other_path = String::from_utf8(claims).expect("JSON is UTF-8").replace("/api/me", "/api/other");
     assert!(!gatehouse_fuzz::verifies(&fixture.sign(&fixture.header(), other_path.as_bytes())));
 }
+
+#[test]
+fn a_key_generated_now_runs_through_the_key_dir_target() {
+    use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
+    use ed25519_dalek::pkcs8::EncodePrivateKey;
+    // Made at run time from the OS's randomness: no private key is committed as a seed.
+    let mut seed = [0u8; 32];
+    std::io::Read::read_exact(&mut fs::File::open("/dev/urandom").expect("urandom"), &mut seed).expect("32 bytes");
+    let pem = ed25519_dalek::SigningKey::from_bytes(&seed).to_pkcs8_pem(LineEnding::LF).expect("PEM");
+    let mut input = vec![1u8];
+    input.extend_from_slice(pem.as_bytes());
+    let (_, target) = TARGETS.iter().find(|(name, _)| *name == "key_dir").expect("key_dir target");
+    target(&input);
+}

@@ -18,7 +18,7 @@ const TOKEN: &str = "q1w2e3r4t5y6u7i8o9p0a1s2d3f4g5h6j7k8l9z0x1c";
 
 fn main() -> std::io::Result<()> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
-    for (target, seeds) in seeds() {
+    for (target, seeds) in seeds()? {
         let dir = root.join(target);
         fs::create_dir_all(&dir)?;
         for (name, bytes) in seeds {
@@ -34,7 +34,7 @@ fn with_mode(mode: u8, rest: &[u8]) -> Vec<u8> {
     bytes
 }
 
-fn seeds() -> Vec<(&'static str, Vec<(&'static str, Vec<u8>)>)> {
+fn seeds() -> std::io::Result<Vec<(&'static str, Vec<(&'static str, Vec<u8>)>)>> {
     let f = fixture();
     let claims = valid_claims();
     let token = f.sign(&f.header(), &claims);
@@ -59,7 +59,11 @@ fn seeds() -> Vec<(&'static str, Vec<(&'static str, Vec<u8>)>)> {
          "retires_at": "2025-01-02T12:00:00+01:00", "revoked_at": null, "revoked_reason": null},
         {"kid": other_kid, "created_at": "2025-01-01T13:00:00.000Z", "activates_at": "2025-01-01T13:05:00Z",
          "retires_at": null, "revoked_at": "2025-01-03T00:00:00.5Z", "revoked_reason": "leaked"}]});
-    let pem = SigningKey::from_bytes(&[7; 32]).to_pkcs8_pem(LineEnding::LF).map(|pem| pem.to_string()).unwrap_or_default();
+    // A key made now from the OS's randomness: no private key is ever committed (the file this
+    // seed becomes is ignored by git; fuzz/run.sh and fuzz/ci.sh write the seeds before a run).
+    let mut seed = [0u8; 32];
+    fs::File::open("/dev/urandom").and_then(|mut random| std::io::Read::read_exact(&mut random, &mut seed))?;
+    let pem = SigningKey::from_bytes(&seed).to_pkcs8_pem(LineEnding::LF).map(|pem| pem.to_string()).unwrap_or_default();
 
     let form = |ip: &str, ua: &str| {
         format!(
@@ -70,7 +74,7 @@ fn seeds() -> Vec<(&'static str, Vec<(&'static str, Vec<u8>)>)> {
         .into_bytes()
     };
 
-    vec![
+    Ok(vec![
         ("verifier", vec![
             ("token", with_mode(0, token.as_bytes())),
             ("forged", with_mode(0, forged.as_bytes())),
@@ -114,9 +118,9 @@ fn seeds() -> Vec<(&'static str, Vec<(&'static str, Vec<u8>)>)> {
         ("key_dir", vec![
             ("keys-json", with_mode(0, keys_json.to_string().as_bytes())),
             ("keys-json-rotated", with_mode(0, serde_json::to_string_pretty(&rotated).unwrap_or_default().as_bytes())),
-            ("pem-fuzz-only-key", with_mode(1, pem.as_bytes())),
+            ("pem-generated-key", with_mode(1, pem.as_bytes())),
         ]),
-    ]
+    ])
 }
 
 /// The RFC 7638 thumbprint of an Ed25519 public key made from `seed`.
