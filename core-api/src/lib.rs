@@ -152,9 +152,10 @@ impl Server {
             .build()
             .context("cannot build the HTTP client for JWKS_URL")?;
         let metrics = CoreApiMetrics::new();
-        let verifier = Verifier::start_observed(config.verifier_config(), http, metrics.verifier_observer())
-            .instrument(service_kit::telemetry::service_span("core-api"))
-            .await;
+        let verifier =
+            Verifier::start_observed(config.verifier_config(), http, metrics.verifier_observer())
+                .instrument(service_kit::telemetry::service_span("core-api"))
+                .await;
         Server::bind_observed(config, verifier, Clock::system(), metrics).await
     }
 
@@ -226,7 +227,10 @@ impl Server {
 }
 
 /// Binds the metrics listener; a port that cannot be bound stops the service at start.
-async fn bind_metrics(addr: MetricsAddr, metrics: &CoreApiMetrics) -> anyhow::Result<Option<Exposition>> {
+async fn bind_metrics(
+    addr: MetricsAddr,
+    metrics: &CoreApiMetrics,
+) -> anyhow::Result<Option<Exposition>> {
     Exposition::bind(addr, metrics.metrics())
         .await
         .with_context(|| format!("METRICS_ADDR: cannot listen on {addr}"))

@@ -33,7 +33,10 @@ async fn main() {
         }
     };
     tracing::info!(addr = %server.local_addr(), "core-api listening");
-    if let Err(error) = server.run_until(service_kit::serve::shutdown_signal()).await {
+    if let Err(error) = server
+        .run_until(service_kit::serve::shutdown_signal())
+        .await
+    {
         eprintln!("core-api: {error}");
         std::process::exit(1);
     }
@@ -47,7 +50,10 @@ fn healthcheck() -> i32 {
         Ok(config) => service_kit::healthcheck::run("core-api", config.addr),
         Err(error) => {
             let rendered = error.to_string();
-            eprintln!("core-api: {}", rendered.lines().next().unwrap_or("bad configuration"));
+            eprintln!(
+                "core-api: {}",
+                rendered.lines().next().unwrap_or("bad configuration")
+            );
             1
         }
     }

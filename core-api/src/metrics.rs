@@ -53,7 +53,10 @@ impl CoreApiMetrics {
             jwks_succeeded: refreshes.with_label_values(&["success"]),
             jwks_failed: refreshes.with_label_values(&["failure"]),
         };
-        CoreApiMetrics { metrics, observer: Arc::new(observer) }
+        CoreApiMetrics {
+            metrics,
+            observer: Arc::new(observer),
+        }
     }
 
     /// The registry and the HTTP families.
@@ -103,8 +106,15 @@ mod tests {
     fn every_family_is_exposed_before_the_first_token() {
         let metrics = CoreApiMetrics::new();
         let text = metrics.metrics().render();
-        assert!(text.contains(r#"gatehouse_token_verifications_total{check="none",outcome="accepted"} 0"#), "{text}");
-        assert!(text.contains(r#"gatehouse_token_verifications_total{check="expired",outcome="refused"} 0"#));
+        assert!(
+            text.contains(
+                r#"gatehouse_token_verifications_total{check="none",outcome="accepted"} 0"#
+            ),
+            "{text}"
+        );
+        assert!(text.contains(
+            r#"gatehouse_token_verifications_total{check="expired",outcome="refused"} 0"#
+        ));
         assert!(text.contains(r#"gatehouse_jwks_refreshes_total{outcome="failure"} 0"#));
     }
 
@@ -116,8 +126,11 @@ mod tests {
         observer.verified(Ok(()));
         observer.jwks_refreshed(true);
         let text = metrics.metrics().render();
-        assert!(text.contains(r#"gatehouse_token_verifications_total{check="audience_mismatch",outcome="refused"} 1"#));
-        assert!(text.contains(r#"gatehouse_token_verifications_total{check="none",outcome="accepted"} 1"#));
+        assert!(text.contains(
+            r#"gatehouse_token_verifications_total{check="audience_mismatch",outcome="refused"} 1"#
+        ));
+        assert!(text
+            .contains(r#"gatehouse_token_verifications_total{check="none",outcome="accepted"} 1"#));
         assert!(text.contains(r#"gatehouse_jwks_refreshes_total{outcome="success"} 1"#));
     }
 }

@@ -235,7 +235,10 @@ mod tests {
             .unwrap()
             .starts_with("__Host-gatehouse.device="));
         let headers = cookie_headers(&["better-auth.session_token=abc; gatehouse.device=dev_1"]);
-        assert_eq!(plain.read(&headers).map(|t| t.expose_secret()), Some("dev_1"));
+        assert_eq!(
+            plain.read(&headers).map(|t| t.expose_secret()),
+            Some("dev_1")
+        );
     }
 
     #[test]

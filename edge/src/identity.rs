@@ -639,10 +639,19 @@ mod tests {
             retry_later(StatusCode::SERVICE_UNAVAILABLE, Some(&seconds), busy),
             Some(seconds.clone())
         );
-        assert_eq!(retry_later(StatusCode::SERVICE_UNAVAILABLE, Some(&seconds), locked), None);
-        assert_eq!(retry_later(StatusCode::TOO_MANY_REQUESTS, None, locked), None);
+        assert_eq!(
+            retry_later(StatusCode::SERVICE_UNAVAILABLE, Some(&seconds), locked),
+            None
+        );
+        assert_eq!(
+            retry_later(StatusCode::TOO_MANY_REQUESTS, None, locked),
+            None
+        );
         let odd = HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT");
-        assert_eq!(retry_later(StatusCode::TOO_MANY_REQUESTS, Some(&odd), locked), None);
+        assert_eq!(
+            retry_later(StatusCode::TOO_MANY_REQUESTS, Some(&odd), locked),
+            None
+        );
     }
 
     #[test]

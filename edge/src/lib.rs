@@ -29,9 +29,9 @@ use axum::extract::{ConnectInfo, Request};
 use axum::middleware::from_fn_with_state;
 use axum::routing::any;
 use axum::Router;
-use service_kit::serve::ServeOptions;
 use service_kit::metrics::Exposition;
 use service_kit::observe::Observe;
+use service_kit::serve::ServeOptions;
 use tokio::net::TcpListener;
 
 pub use crate::config::{Config, ConfigError};
@@ -165,10 +165,12 @@ pub fn app(state: AppState) -> Router {
         .merge(health::routes())
         .merge(pages::routes(state.public_origin.is_secure()))
         .merge(auth_api::routes())
-        .merge(auth_api::rate_limited_routes().route_layer(from_fn_with_state(
-            state.clone(),
-            rate_limit::limit_auth_requests,
-        )))
+        .merge(
+            auth_api::rate_limited_routes().route_layer(from_fn_with_state(
+                state.clone(),
+                rate_limit::limit_auth_requests,
+            )),
+        )
         .route("/api/{*path}", any(proxy::proxy_to_core_api))
         .layer(from_fn_with_state(state.clone(), body::bound_body_time))
         // Inside the client-address resolution, so the access line logs the resolved address.

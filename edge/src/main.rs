@@ -37,7 +37,10 @@ async fn main() {
         }
     };
     tracing::info!(addr = %server.local_addr(), "edge listening");
-    if let Err(err) = server.run_until(service_kit::serve::shutdown_signal()).await {
+    if let Err(err) = server
+        .run_until(service_kit::serve::shutdown_signal())
+        .await
+    {
         eprintln!("edge: {err}");
         std::process::exit(1);
     }

@@ -114,7 +114,11 @@ pub async fn proxy_to_core_api(
     // 6. Forward with the token in place of the browser's credentials; the body streams through
     //    as it arrives, within BODY_LIMIT and BODY_TIMEOUT. core-api's own time runs after the
     //    body's.
-    let headers = forward_headers(&parts.headers, issued.bearer()?, trace_headers(&parts.extensions));
+    let headers = forward_headers(
+        &parts.headers,
+        issued.bearer()?,
+        trace_headers(&parts.extensions),
+    );
     let timer = state.metrics.core_api_latency().start_timer();
     let mut forward = state
         .core_api
@@ -323,7 +327,10 @@ mod tests {
             ("upgrade", "websocket"),
             ("host", "edge.example.com"),
             ("x-request-id", "browser-id"),
-            ("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+            (
+                "traceparent",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            ),
             ("tracestate", "vendor=browser"),
             ("accept", "application/json"),
             ("content-type", "application/json"),
@@ -333,11 +340,7 @@ mod tests {
         let mut trace = HeaderMap::new();
         trace.insert("x-request-id", HeaderValue::from_static("rid"));
         trace.insert("traceparent", HeaderValue::from_static("00-edge"));
-        let out = forward_headers(
-            &incoming,
-            HeaderValue::from_static("Bearer minted"),
-            trace,
-        );
+        let out = forward_headers(&incoming, HeaderValue::from_static("Bearer minted"), trace);
         let names: Vec<&str> = out.keys().map(HeaderName::as_str).collect();
         assert_eq!(names.len(), 6, "{names:?}");
         assert_eq!(out["authorization"], "Bearer minted");
@@ -409,4 +412,5 @@ mod tests {
         assert_eq!(get("request_path"), Some("/api/orders/1"));
         assert_eq!(get("client_ip"), Some("10.0.0.1"));
         assert_eq!(get("user_agent"), Some("Mozilla/5.0 (X11)"));
-    }}
+    }
+}

@@ -55,7 +55,11 @@ pub fn fixture() -> &'static Fixture {
         let jwk = Jwk::ed25519(signing.verifying_key().as_bytes());
         let kid = jwk.kid.clone().unwrap_or_default();
         let verifier = Verifier::with_keys(verifier_config(), JwkSet { keys: vec![jwk] });
-        Fixture { signing, kid, verifier }
+        Fixture {
+            signing,
+            kid,
+            verifier,
+        }
     })
 }
 
@@ -76,12 +80,18 @@ impl Fixture {
 
     /// The header identity writes, as JSON bytes.
     pub fn header(&self) -> Vec<u8> {
-        serde_json::json!({ "alg": "EdDSA", "typ": "at+jwt", "kid": self.kid }).to_string().into_bytes()
+        serde_json::json!({ "alg": "EdDSA", "typ": "at+jwt", "kid": self.kid })
+            .to_string()
+            .into_bytes()
     }
 
     /// `b64(header).b64(claims).b64(signature)` with the fuzzing key, whatever the bytes say.
     pub fn sign(&self, header: &[u8], claims: &[u8]) -> String {
-        let input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(claims));
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header),
+            URL_SAFE_NO_PAD.encode(claims)
+        );
         let signature = self.signing.sign(input.as_bytes());
         format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
     }
@@ -105,7 +115,9 @@ pub fn valid_claims() -> Vec<u8> {
 /// under identity's header, signed; 3 — the rest is a JWKS, and the verifier built over it
 /// checks a valid token.
 pub fn verifier(data: &[u8]) {
-    let Some((&mode, rest)) = data.split_first() else { return };
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
     let fixture = fixture();
     match mode % 4 {
         0 => {
@@ -122,7 +134,9 @@ pub fn verifier(data: &[u8]) {
         }
         2 => check_token(&fixture.verifier, &fixture.sign(&fixture.header(), rest)),
         _ => {
-            let Ok(keys) = serde_json::from_slice::<JwkSet>(rest) else { return };
+            let Ok(keys) = serde_json::from_slice::<JwkSet>(rest) else {
+                return;
+            };
             let ours = keys.keys.iter().any(|jwk| {
                 jwk.kid.as_deref() == Some(fixture.kid())
                     && jwk.x == URL_SAFE_NO_PAD.encode(fixture.signing.verifying_key().as_bytes())
@@ -130,7 +144,10 @@ pub fn verifier(data: &[u8]) {
             let verifier = Verifier::with_keys(verifier_config(), keys);
             let token = fixture.sign(&fixture.header(), &valid_claims());
             let verified = verify(&verifier, &token);
-            assert!(verified.is_err() || ours, "a token verified under a key set without its key");
+            assert!(
+                verified.is_err() || ours,
+                "a token verified under a key set without its key"
+            );
         }
     }
 }
@@ -146,9 +163,15 @@ fn check_token(verifier: &Verifier, token: &str) {
 fn assert_claims_hold(claims: &Claims) {
     assert_eq!(claims.iss, ISSUER);
     assert!(claims.aud.contains(AUDIENCE));
-    assert!(claims.nbf <= NOW + 5 && claims.iat <= NOW + 5, "accepted before its time");
+    assert!(
+        claims.nbf <= NOW + 5 && claims.iat <= NOW + 5,
+        "accepted before its time"
+    );
     assert!(NOW < claims.exp.saturating_add(5), "accepted after expiry");
-    assert!(claims.exp.saturating_sub(claims.iat) <= 60, "accepted a lifetime over 60 s");
+    assert!(
+        claims.exp.saturating_sub(claims.iat) <= 60,
+        "accepted a lifetime over 60 s"
+    );
     assert!(!claims.sub.is_empty() && !claims.jti.is_empty() && !claims.sid.is_empty());
     assert_eq!((claims.htm.as_str(), claims.htu.as_str()), (METHOD, PATH));
 }
@@ -165,7 +188,10 @@ fn verify(verifier: &Verifier, token: &str) -> Result<Claims, VerifyError> {
 /// The output of a future that never waits (a verifier over a fixed key set fetches nothing).
 fn ready<F: Future>(future: F) -> F::Output {
     let mut future = std::pin::pin!(future);
-    match future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
         Poll::Ready(output) => output,
         Poll::Pending => panic!("a verifier over a fixed key set waited"),
     }
@@ -186,26 +212,39 @@ pub fn cookie_header(data: &[u8]) {
             let token = token.expose_secret();
             assert!(is_plausible_token(token), "read an implausible token");
             assert!(cookie.is_sent(&headers));
-            let set = cookie.set(token, Some(604_800)).map(|v| v.as_bytes().to_vec());
+            let set = cookie
+                .set(token, Some(604_800))
+                .map(|v| v.as_bytes().to_vec());
             let prefix = format!("{}={token};", cookie.name()).into_bytes();
-            assert!(set.is_some_and(|set| set.starts_with(&prefix)), "a read token is not written back");
+            assert!(
+                set.is_some_and(|set| set.starts_with(&prefix)),
+                "a read token is not written back"
+            );
         }
         if let Ok(text) = std::str::from_utf8(data) {
             if cookie.set(text, None).is_some() {
-                assert!(is_plausible_token(text), "wrote an implausible token into Set-Cookie");
+                assert!(
+                    is_plausible_token(text),
+                    "wrote an implausible token into Set-Cookie"
+                );
             }
         }
     }
 }
 
 fn is_plausible_token(token: &str) -> bool {
-    (1..=128).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    (1..=128).contains(&token.len())
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Every auth API body edge accepts: the first byte picks the endpoint and the encoding (see
 /// `edge::fuzzing::parse_auth_body`), the rest is the body.
 pub fn auth_json(data: &[u8]) {
-    let Some((&kind, body)) = data.split_first() else { return };
+    let Some((&kind, body)) = data.split_first() else {
+        return;
+    };
     edge::fuzzing::parse_auth_body(kind, body);
 }
 
@@ -214,11 +253,17 @@ pub fn auth_json(data: &[u8]) {
 pub fn exchange_form(data: &[u8]) {
     match ExchangeRequest::parse(data) {
         Ok(request) => {
-            assert!(request.request_path.starts_with('/') && !request.request_path.contains(['?', '#']));
+            assert!(
+                request.request_path.starts_with('/') && !request.request_path.contains(['?', '#'])
+            );
             assert!(!request.request_method.is_empty() && !request.audience.is_empty());
             let secret = secrecy::ExposeSecret::expose_secret(&request.subject_token);
             let redacted = format!("{:?}", request.subject_token);
-            assert!(redacted.contains("REDACTED") && (!redacted.contains(secret) || "SecretBox<str>([REDACTED])".contains(secret)));
+            assert!(
+                redacted.contains("REDACTED")
+                    && (!redacted.contains(secret)
+                        || "SecretBox<str>([REDACTED])".contains(secret))
+            );
         }
         Err(error) => drop(error.into_response()),
     }
@@ -227,18 +272,27 @@ pub fn exchange_form(data: &[u8]) {
 /// `service_kit::parse_duration`, as configuration values are read. An accepted duration is
 /// positive and reads back the same when written in seconds.
 pub fn duration(data: &[u8]) {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Ok(parsed) = service_kit::parse_duration(text) {
         assert!(parsed.as_secs() > 0);
-        assert_eq!(service_kit::parse_duration(&format!("{}s", parsed.as_secs())), Ok(parsed));
+        assert_eq!(
+            service_kit::parse_duration(&format!("{}s", parsed.as_secs())),
+            Ok(parsed)
+        );
     }
 }
 
 /// The key directory's files, as UTF-8 text like the loader reads them: the first byte picks
 /// `keys.json` (even) or a `<kid>.pem` (odd).
 pub fn key_dir(data: &[u8]) {
-    let Some((&kind, rest)) = data.split_first() else { return };
-    let Ok(text) = std::str::from_utf8(rest) else { return };
+    let Some((&kind, rest)) = data.split_first() else {
+        return;
+    };
+    let Ok(text) = std::str::from_utf8(rest) else {
+        return;
+    };
     if kind % 2 == 0 {
         identity::keys::fuzzing::keys_json(text);
     } else {

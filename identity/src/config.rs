@@ -26,7 +26,11 @@ pub struct Config {
     pub shutdown_grace: Duration,
 
     /// The store: `sqlite://PATH` (file and folder created if missing) or `postgres://…`.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/identity.db")]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/identity.db"
+    )]
     pub database_url: String,
 
     /// Directory of the signing-key ring (create it with `identity keys init`).
@@ -48,7 +52,12 @@ pub struct Config {
     pub public_url: String,
 
     /// Audiences identity issues tokens for (comma-separated allow-list).
-    #[arg(long, env = "TOKEN_AUDIENCES", default_value = "core-api", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "TOKEN_AUDIENCES",
+        default_value = "core-api",
+        value_delimiter = ','
+    )]
     pub token_audiences: Vec<String>,
 
     /// How long a session lives after sign-in or its last extension.
@@ -102,7 +111,11 @@ pub struct Config {
     pub dev_mailbox: bool,
 
     /// The sender of every mail.
-    #[arg(long, env = "MAIL_FROM", default_value = "Gatehouse <no-reply@localhost>")]
+    #[arg(
+        long,
+        env = "MAIL_FROM",
+        default_value = "Gatehouse <no-reply@localhost>"
+    )]
     pub mail_from: String,
 
     /// Serve the token exchange's session lookups from memory: `on` only when this identity is
@@ -165,10 +178,16 @@ impl Config {
     pub fn validate(&self) -> Result<(), String> {
         for (variable, url) in [("ISSUER", &self.issuer), ("PUBLIC_URL", &self.public_url)] {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(format!("{variable} must be an http:// or https:// URL, got `{url}`"));
+                return Err(format!(
+                    "{variable} must be an http:// or https:// URL, got `{url}`"
+                ));
             }
         }
-        if self.token_audiences.iter().any(|audience| audience.trim().is_empty()) {
+        if self
+            .token_audiences
+            .iter()
+            .any(|audience| audience.trim().is_empty())
+        {
             return Err("TOKEN_AUDIENCES must be a comma-separated list of non-empty names".into());
         }
         if self.session_ttl > self.session_max_age {
@@ -186,12 +205,16 @@ impl Config {
     pub fn check_mail_settings(&self) -> Result<(), String> {
         match (&self.smtp_url, self.dev_mailbox) {
             (Some(_), false) | (None, true) => Ok(()),
-            (None, false) => Err("SMTP_URL is not set: set it to the mail server, or set DEV_MAILBOX=true \
+            (None, false) => Err(
+                "SMTP_URL is not set: set it to the mail server, or set DEV_MAILBOX=true \
                                   for development only (mail then shows at /dev/mailbox to anyone)"
-                .into()),
-            (Some(_), true) => Err("SMTP_URL and DEV_MAILBOX=true are both set: choose one (DEV_MAILBOX=true \
+                    .into(),
+            ),
+            (Some(_), true) => Err(
+                "SMTP_URL and DEV_MAILBOX=true are both set: choose one (DEV_MAILBOX=true \
                                     keeps mail at /dev/mailbox instead of sending it)"
-                .into()),
+                    .into(),
+            ),
         }
     }
 }
@@ -203,7 +226,8 @@ mod tests {
 
     #[test]
     fn defaults_follow_the_contract() {
-        let config = Config::try_parse_from(["identity", "--dev-mailbox", "true"]).expect("defaults parse");
+        let config =
+            Config::try_parse_from(["identity", "--dev-mailbox", "true"]).expect("defaults parse");
         assert_eq!(config.session_ttl, Duration::from_secs(7 * 86_400));
         assert_eq!(config.session_update_age, Duration::from_secs(86_400));
         assert_eq!(config.session_max_age, Duration::from_secs(30 * 86_400));
@@ -236,16 +260,29 @@ mod tests {
 
     #[test]
     fn mail_needs_exactly_one_of_smtp_url_and_dev_mailbox_named_in_one_line() {
-        let neither = Config::try_parse_from(["identity"]).expect("parses").validate().unwrap_err();
-        let both = Config::try_parse_from(["identity", "--smtp-url", "smtp://mail:25", "--dev-mailbox", "true"])
+        let neither = Config::try_parse_from(["identity"])
             .expect("parses")
             .validate()
             .unwrap_err();
+        let both = Config::try_parse_from([
+            "identity",
+            "--smtp-url",
+            "smtp://mail:25",
+            "--dev-mailbox",
+            "true",
+        ])
+        .expect("parses")
+        .validate()
+        .unwrap_err();
         for message in [neither, both] {
-            assert!(message.contains("SMTP_URL") && message.contains("DEV_MAILBOX"), "{message}");
+            assert!(
+                message.contains("SMTP_URL") && message.contains("DEV_MAILBOX"),
+                "{message}"
+            );
             assert!(!message.contains('\n'), "{message}");
         }
-        let smtp = Config::try_parse_from(["identity", "--smtp-url", "smtp://mail:25"]).expect("parses");
+        let smtp =
+            Config::try_parse_from(["identity", "--smtp-url", "smtp://mail:25"]).expect("parses");
         assert!(smtp.validate().is_ok());
         assert!(!smtp.dev_mailbox, "DEV_MAILBOX defaults to false");
     }

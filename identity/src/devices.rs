@@ -52,23 +52,35 @@ pub async fn issue(pool: &AnyPool, user_id: &str, now: i64) -> Result<DeviceToke
         .await?;
     let token = DeviceToken::generate();
     let ttl_ms = i64::try_from(DEVICE_TTL.as_millis()).unwrap_or(i64::MAX / 4);
-    sqlx::query("INSERT INTO devices (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-        .bind(token.hash().as_str())
-        .bind(user_id)
-        .bind(now)
-        .bind(now.saturating_add(ttl_ms))
-        .execute(pool)
-        .await?;
+    sqlx::query(
+        "INSERT INTO devices (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(token.hash().as_str())
+    .bind(user_id)
+    .bind(now)
+    .bind(now.saturating_add(ttl_ms))
+    .execute(pool)
+    .await?;
     Ok(token)
 }
 
 /// Drops every device of `user_id` (password reset; deletion cascades in the store).
-pub async fn drop_all<'e>(executor: impl Executor<'e, Database = Any>, user_id: &str) -> Result<u64, sqlx::Error> {
-    let result = sqlx::query("DELETE FROM devices WHERE user_id = $1").bind(user_id).execute(executor).await?;
+pub async fn drop_all<'e>(
+    executor: impl Executor<'e, Database = Any>,
+    user_id: &str,
+) -> Result<u64, sqlx::Error> {
+    let result = sqlx::query("DELETE FROM devices WHERE user_id = $1")
+        .bind(user_id)
+        .execute(executor)
+        .await?;
     Ok(result.rows_affected())
 }
 
 /// How many devices `user_id` has (tests and diagnostics).
 pub async fn count(pool: &AnyPool, user_id: &str) -> Result<i64, sqlx::Error> {
-    sqlx::query("SELECT COUNT(*) FROM devices WHERE user_id = $1").bind(user_id).fetch_one(pool).await?.try_get(0)
+    sqlx::query("SELECT COUNT(*) FROM devices WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_one(pool)
+        .await?
+        .try_get(0)
 }

@@ -12,9 +12,16 @@ use crate::AppState;
 
 /// `GET /.well-known/jwks.json`, cacheable for `JWKS_MAX_AGE`.
 pub async fn jwks(State(state): State<AppState>) -> Response {
-    let cache_control = HeaderValue::from_str(&format!("public, max-age={}", state.jwks_max_age().as_secs()))
-        .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=60"));
-    ([(header::CACHE_CONTROL, cache_control)], Json(state.keyring().jwks())).into_response()
+    let cache_control = HeaderValue::from_str(&format!(
+        "public, max-age={}",
+        state.jwks_max_age().as_secs()
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=60"));
+    (
+        [(header::CACHE_CONTROL, cache_control)],
+        Json(state.keyring().jwks()),
+    )
+        .into_response()
 }
 
 /// RFC 8414 metadata.

@@ -107,7 +107,9 @@ impl ApiError {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::ServerBusy => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Database(_) | ApiError::Password(_) | ApiError::Signing(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Database(_) | ApiError::Password(_) | ApiError::Signing(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 
@@ -132,7 +134,9 @@ impl ApiError {
             ApiError::NotFound => "NOT_FOUND",
             ApiError::TooManyAttempts { .. } => "TOO_MANY_ATTEMPTS",
             ApiError::ServerBusy => "SERVER_BUSY",
-            ApiError::Database(_) | ApiError::Password(_) | ApiError::Signing(_) => "INTERNAL_SERVER_ERROR",
+            ApiError::Database(_) | ApiError::Password(_) | ApiError::Signing(_) => {
+                "INTERNAL_SERVER_ERROR"
+            }
         }
     }
 
@@ -193,7 +197,9 @@ impl IntoResponse for ApiError {
         let mut response = (self.status(), Json(body)).into_response();
         if let Some(seconds) = self.retry_after_secs() {
             let value = axum::http::HeaderValue::from(seconds);
-            response.headers_mut().insert(axum::http::header::RETRY_AFTER, value.clone());
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, value.clone());
             response.headers_mut().insert("x-retry-after", value);
         }
         response
@@ -219,7 +225,10 @@ mod tests {
 
     #[test]
     fn duplicate_email_is_422_with_the_better_auth_code() {
-        assert_eq!(ApiError::UserAlreadyExists.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            ApiError::UserAlreadyExists.status(),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
         assert_eq!(
             ApiError::UserAlreadyExists.code(),
             "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL"
@@ -231,7 +240,10 @@ mod tests {
         assert_eq!(ApiError::SessionNotFresh.status(), StatusCode::FORBIDDEN);
         assert_eq!(ApiError::SessionNotFresh.code(), "SESSION_NOT_FRESH");
         assert_eq!(
-            (ApiError::InvalidPassword.status(), ApiError::InvalidPassword.code()),
+            (
+                ApiError::InvalidPassword.status(),
+                ApiError::InvalidPassword.code()
+            ),
             (StatusCode::BAD_REQUEST, "INVALID_PASSWORD")
         );
     }
@@ -239,25 +251,45 @@ mod tests {
     #[test]
     fn dead_links_answer_as_better_auth_does() {
         let pairs = |error: ApiError| (error.status(), error.code());
-        assert_eq!(pairs(ApiError::InvalidResetToken), (StatusCode::BAD_REQUEST, "INVALID_TOKEN"));
-        assert_eq!(pairs(ApiError::InvalidVerificationToken), (StatusCode::UNAUTHORIZED, "INVALID_TOKEN"));
-        assert_eq!(pairs(ApiError::VerificationTokenExpired), (StatusCode::UNAUTHORIZED, "TOKEN_EXPIRED"));
+        assert_eq!(
+            pairs(ApiError::InvalidResetToken),
+            (StatusCode::BAD_REQUEST, "INVALID_TOKEN")
+        );
+        assert_eq!(
+            pairs(ApiError::InvalidVerificationToken),
+            (StatusCode::UNAUTHORIZED, "INVALID_TOKEN")
+        );
+        assert_eq!(
+            pairs(ApiError::VerificationTokenExpired),
+            (StatusCode::UNAUTHORIZED, "TOKEN_EXPIRED")
+        );
     }
 
     #[test]
     fn a_lock_and_a_full_queue_say_when_to_come_back() {
-        let locked = ApiError::TooManyAttempts { retry_after_secs: 42 }.into_response();
+        let locked = ApiError::TooManyAttempts {
+            retry_after_secs: 42,
+        }
+        .into_response();
         assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(locked.headers()["retry-after"], "42");
         assert_eq!(locked.headers()["x-retry-after"], "42");
         let busy = ApiError::from(PasswordError::Busy);
-        assert_eq!((busy.status(), busy.code()), (StatusCode::SERVICE_UNAVAILABLE, "SERVER_BUSY"));
+        assert_eq!(
+            (busy.status(), busy.code()),
+            (StatusCode::SERVICE_UNAVAILABLE, "SERVER_BUSY")
+        );
         assert!(busy.into_response().headers().contains_key("retry-after"));
     }
 
     #[test]
     fn every_session_refusal_is_unauthorized() {
-        let refused = ApiError::from(SessionError::Refused(crate::sessions::Refusal::UserAgentMismatch));
-        assert_eq!((refused.status(), refused.code()), (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"));
+        let refused = ApiError::from(SessionError::Refused(
+            crate::sessions::Refusal::UserAgentMismatch,
+        ));
+        assert_eq!(
+            (refused.status(), refused.code()),
+            (StatusCode::UNAUTHORIZED, "UNAUTHORIZED")
+        );
     }
 }

@@ -179,7 +179,8 @@ impl ExchangeRequest {
             ));
         }
         let client_ip = required(client_ip, 6)?;
-        let user_agent = user_agent.ok_or_else(|| invalid_request("The user_agent parameter is missing.".into()))?;
+        let user_agent = user_agent
+            .ok_or_else(|| invalid_request("The user_agent parameter is missing.".into()))?;
         let client = Client::parse(&client_ip, &user_agent)
             .ok_or_else(|| invalid_request("The client_ip must be an IP address.".into()))?;
 
@@ -206,18 +207,26 @@ fn invalid_request(description: String) -> OAuthError {
 /// An HTTP method as RFC 9110 spells a token, in upper case (`GET`, `POST`, `PATCH` …).
 fn is_upper_case_http_token(method: &str) -> bool {
     method.len() <= 32
-        && method
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b"!#$%&'*+-.^_`|~".contains(&b))
+        && method.bytes().all(|b| {
+            b.is_ascii_uppercase() || b.is_ascii_digit() || b"!#$%&'*+-.^_`|~".contains(&b)
+        })
 }
 
 /// An origin-form path without query or fragment and without spaces or control characters.
 fn is_request_path(path: &str) -> bool {
-    path.starts_with('/') && !path.bytes().any(|b| b == b'?' || b == b'#' || b <= b' ' || b == 0x7f)
+    path.starts_with('/')
+        && !path
+            .bytes()
+            .any(|b| b == b'?' || b == b'#' || b <= b' ' || b == 0x7f)
 }
 
 /// The claims of DESIGN §4 for one call, issued at `now_unix`.
-pub fn mint_claims(live: &LiveSession, request: ExchangeRequest, issuer: &str, now_unix: i64) -> Claims {
+pub fn mint_claims(
+    live: &LiveSession,
+    request: ExchangeRequest,
+    issuer: &str,
+    now_unix: i64,
+) -> Claims {
     let mut jti = [0u8; 16];
     OsRng.fill_bytes(&mut jti);
     Claims {
@@ -263,7 +272,9 @@ pub async fn exchange_session_for_token(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<IssuedToken, OAuthError> {
     let outcome = exchange(&state, &headers, body).await;
-    state.metrics().token_exchange(outcome.as_ref().map_or_else(OAuthError::code, |_| "issued"));
+    state
+        .metrics()
+        .token_exchange(outcome.as_ref().map_or_else(OAuthError::code, |_| "issued"));
     outcome
 }
 
@@ -277,22 +288,28 @@ async fn exchange(
             "The body must be application/x-www-form-urlencoded.".into(),
         ));
     }
-    let body = body.map_err(|_| invalid_request("The body could not be read or is too large.".into()))?;
+    let body =
+        body.map_err(|_| invalid_request("The body could not be read or is too large.".into()))?;
     let request = ExchangeRequest::parse(&body)?;
     if !state.audience_allowed(&request.audience) {
         tracing::info!(audience = %request.audience, "token exchange for an audience not allowed");
         return Err(OAuthError::InvalidTarget);
     }
     let now = state.clock().now_millis();
-    let used = state.session_cache().use_session(
-        state.pool(),
-        request.subject_token.expose_secret(),
-        &request.client,
-        now,
-        state.session_policy(),
-    )
-    .await?;
-    let session_expires_in = used.refreshed.then(|| cookie_max_age(&used.live.session.times, now)).flatten();
+    let used = state
+        .session_cache()
+        .use_session(
+            state.pool(),
+            request.subject_token.expose_secret(),
+            &request.client,
+            now,
+            state.session_policy(),
+        )
+        .await?;
+    let session_expires_in = used
+        .refreshed
+        .then(|| cookie_max_age(&used.live.session.times, now))
+        .flatten();
     service_kit::observe::record_caller(&used.live.user.id, &used.live.session.id);
     let claims = mint_claims(&used.live, request, state.issuer(), now.div_euclid(1000));
     let access_token = state.keyring().sign(&claims)?;
@@ -310,7 +327,10 @@ fn is_form(headers: &HeaderMap) -> bool {
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.split(';').next())
-        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+        .is_some_and(|mime| {
+            mime.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
 }
 
 #[cfg(test)]
@@ -392,14 +412,16 @@ mod tests {
 
     #[test]
     fn another_grant_type_is_unsupported() {
-        let error = ExchangeRequest::parse(body(&[("grant_type", Some("password"))]).as_bytes()).unwrap_err();
+        let error = ExchangeRequest::parse(body(&[("grant_type", Some("password"))]).as_bytes())
+            .unwrap_err();
         assert!(matches!(error, OAuthError::UnsupportedGrantType));
     }
 
     #[test]
     fn another_subject_token_type_is_invalid_request() {
         let other = "urn:ietf:params:oauth:token-type:jwt";
-        let error = ExchangeRequest::parse(body(&[("subject_token_type", Some(other))]).as_bytes()).unwrap_err();
+        let error = ExchangeRequest::parse(body(&[("subject_token_type", Some(other))]).as_bytes())
+            .unwrap_err();
         assert!(description(error).contains("subject_token_type"));
     }
 
@@ -412,22 +434,31 @@ mod tests {
             );
         }
         for bad in ["get", "Get", "GE T", "GET\n", "(GET)"] {
-            let error = ExchangeRequest::parse(body(&[("request_method", Some(bad))]).as_bytes()).unwrap_err();
+            let error = ExchangeRequest::parse(body(&[("request_method", Some(bad))]).as_bytes())
+                .unwrap_err();
             assert!(description(error).contains("request_method"), "{bad:?}");
         }
     }
 
     #[test]
     fn the_path_must_be_a_bare_absolute_path() {
-        for bad in ["api/orders", "/api/orders?x=1", "/api#top", "/a b", "http://x/api"] {
-            let error = ExchangeRequest::parse(body(&[("request_path", Some(bad))]).as_bytes()).unwrap_err();
+        for bad in [
+            "api/orders",
+            "/api/orders?x=1",
+            "/api#top",
+            "/a b",
+            "http://x/api",
+        ] {
+            let error = ExchangeRequest::parse(body(&[("request_path", Some(bad))]).as_bytes())
+                .unwrap_err();
             assert!(description(error).contains("request_path"), "{bad:?}");
         }
     }
 
     #[test]
     fn the_client_ip_must_be_an_address() {
-        let error = ExchangeRequest::parse(body(&[("client_ip", Some("somewhere"))]).as_bytes()).unwrap_err();
+        let error = ExchangeRequest::parse(body(&[("client_ip", Some("somewhere"))]).as_bytes())
+            .unwrap_err();
         assert!(description(error).contains("client_ip"));
     }
 
@@ -456,7 +487,10 @@ mod tests {
     fn only_form_bodies_are_accepted() {
         let mut headers = HeaderMap::new();
         assert!(!is_form(&headers));
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         assert!(!is_form(&headers));
         headers.insert(
             header::CONTENT_TYPE,

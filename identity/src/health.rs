@@ -26,7 +26,10 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     // Still ready: the last good ring signs. Saying what is wrong (rather than going unready)
     // keeps replicas sharing one directory from all leaving the load balancer at once.
     match state.keyring().problem() {
-        Some(problem) => (StatusCode::OK, Json(json!({ "status": "ready", "keys_problem": problem }))),
+        Some(problem) => (
+            StatusCode::OK,
+            Json(json!({ "status": "ready", "keys_problem": problem })),
+        ),
         None => (StatusCode::OK, Json(json!({ "status": "ready" }))),
     }
 }

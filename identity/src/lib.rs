@@ -29,9 +29,9 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 use service_kit::db::{self, Database, Migrations};
-use service_kit::serve::ServeOptions;
 use service_kit::metrics::Exposition;
 use service_kit::observe::Observe;
+use service_kit::serve::ServeOptions;
 use service_kit::Clock;
 use sqlx::migrate::Migrator;
 use sqlx::AnyPool;
@@ -82,8 +82,16 @@ struct Shared {
 impl AppState {
     /// Builds the state from the configuration and opened parts; computes the dummy password
     /// hash (one argon2 run) and starts the mail senders (`SMTP_URL`, `DEV_MAILBOX`, `MAIL_FROM`).
-    pub async fn new(config: &Config, db: Database, keyring: KeyRing, clock: Clock) -> anyhow::Result<AppState> {
-        let hasher = Hasher::with_queue((config.password_hash_queue > 0).then_some(config.password_hash_queue)).await?;
+    pub async fn new(
+        config: &Config,
+        db: Database,
+        keyring: KeyRing,
+        clock: Clock,
+    ) -> anyhow::Result<AppState> {
+        let hasher = Hasher::with_queue(
+            (config.password_hash_queue > 0).then_some(config.password_hash_queue),
+        )
+        .await?;
         let mailer = Mailer::start(config, &db, clock.clone()).map_err(anyhow::Error::msg)?;
         let session_cache = SessionCache::new(config.session_cache.enabled_for(db.backend));
         let metrics = observed(&hasher, &keyring, &clock);
@@ -94,7 +102,11 @@ impl AppState {
                 clock,
                 hasher,
                 issuer: config.issuer.clone(),
-                audiences: config.token_audiences.iter().map(|audience| audience.trim().to_owned()).collect(),
+                audiences: config
+                    .token_audiences
+                    .iter()
+                    .map(|audience| audience.trim().to_owned())
+                    .collect(),
                 policy: SessionPolicy::from_config(config),
                 require_email_verification: config.require_email_verification,
                 jwks_max_age: config.jwks_max_age,
@@ -102,7 +114,11 @@ impl AppState {
                 verification_ttl: config.verification_ttl,
                 reset_ttl: config.reset_ttl,
                 session_cache,
-                lockout: LockoutPolicy::new(config.lockout_threshold, config.lockout_duration, config.lockout_max),
+                lockout: LockoutPolicy::new(
+                    config.lockout_threshold,
+                    config.lockout_duration,
+                    config.lockout_max,
+                ),
                 metrics,
             }),
         })
@@ -140,7 +156,10 @@ impl AppState {
 
     /// Whether `TOKEN_AUDIENCES` lists `audience`.
     pub fn audience_allowed(&self, audience: &str) -> bool {
-        self.inner.audiences.iter().any(|allowed| allowed == audience)
+        self.inner
+            .audiences
+            .iter()
+            .any(|allowed| allowed == audience)
     }
 
     /// The session lifetimes and binding.
@@ -193,9 +212,16 @@ impl AppState {
 /// ring (the mail outbox is counted by [`sample_outbox`]).
 fn observed(hasher: &Hasher, keyring: &KeyRing, clock: &Clock) -> IdentityMetrics {
     let metrics = IdentityMetrics::new();
-    let (gauges, hasher, keyring, clock) = (metrics.clone(), hasher.clone(), keyring.clone(), clock.clone());
+    let (gauges, hasher, keyring, clock) = (
+        metrics.clone(),
+        hasher.clone(),
+        keyring.clone(),
+        clock.clone(),
+    );
     metrics.metrics().on_scrape(move || {
-        gauges.hash_queue_depth().set(i64::try_from(hasher.stats().queued).unwrap_or(i64::MAX));
+        gauges
+            .hash_queue_depth()
+            .set(i64::try_from(hasher.stats().queued).unwrap_or(i64::MAX));
         let age_ms = keyring.signing_key_age_ms(clock.now_millis()).unwrap_or(0);
         gauges.signing_key_age().set(age_ms as f64 / 1000.0);
     });
@@ -218,7 +244,11 @@ fn sample_outbox(pool: AnyPool, metrics: IdentityMetrics) -> service_kit::metric
             }
         }
     };
-    tokio::spawn(tracing::Instrument::instrument(sampling, service_kit::telemetry::service_span("identity"))).into()
+    tokio::spawn(tracing::Instrument::instrument(
+        sampling,
+        service_kit::telemetry::service_span("identity"),
+    ))
+    .into()
 }
 
 /// Invalidates the session cache after every request that may change sessions or users — all
@@ -245,7 +275,10 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/.well-known/jwks.json", get(discovery::jwks))
-        .route("/.well-known/oauth-authorization-server", get(discovery::metadata))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(discovery::metadata),
+        )
         .route("/v1/token", post(exchange::exchange_session_for_token))
         .route("/v1/sign-up", post(accounts::sign_up))
         .route("/v1/sign-in", post(accounts::sign_in))
@@ -253,19 +286,34 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/sign-out", post(accounts::sign_out))
         .route("/v1/sessions/list", post(accounts::list_sessions))
         .route("/v1/sessions/revoke", post(accounts::revoke_session))
-        .route("/v1/sessions/revoke-others", post(accounts::revoke_other_sessions))
-        .route("/v1/sessions/revoke-all", post(accounts::revoke_all_sessions))
+        .route(
+            "/v1/sessions/revoke-others",
+            post(accounts::revoke_other_sessions),
+        )
+        .route(
+            "/v1/sessions/revoke-all",
+            post(accounts::revoke_all_sessions),
+        )
         .route("/v1/password/change", post(accounts::change_password))
         .route("/v1/user/update", post(accounts::update_user))
         .route("/v1/user/delete", post(accounts::delete_user))
-        .route("/v1/verification/send", post(links::send_verification_email))
+        .route(
+            "/v1/verification/send",
+            post(links::send_verification_email),
+        )
         .route("/v1/verification/verify", post(links::verify_email))
-        .route("/v1/password/reset/request", post(links::request_password_reset))
+        .route(
+            "/v1/password/reset/request",
+            post(links::request_password_reset),
+        )
         .route("/v1/password/reset/check", post(links::check_reset_token))
         .route("/v1/password/reset", post(links::reset_password))
         .route("/v1/dev/outbox", get(mail::list_outbox))
         .fallback(error::not_found)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), invalidate_session_cache_after_writes))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            invalidate_session_cache_after_writes,
+        ))
         .layer(DefaultBodyLimit::max(json::BODY_LIMIT_BYTES))
         .layer(Observe::new("identity", state.metrics().metrics()).layer())
         .with_state(state)
@@ -296,13 +344,17 @@ impl Server {
             group_readable: config.keys_group_readable,
             ..KeyRingConfig::default()
         };
-        let keyring = KeyRing::load(&config.keys_dir, ring_config, clock.clone()).with_context(|| {
-            format!(
+        let keyring =
+            KeyRing::load(&config.keys_dir, ring_config, clock.clone()).with_context(|| {
+                format!(
                 "KEYS_DIR {}: cannot load the signing keys (create them with `identity keys init`)",
                 config.keys_dir.display()
             )
-        })?;
-        let migrations = Migrations { postgres: &POSTGRES_MIGRATIONS, sqlite: &SQLITE_MIGRATIONS };
+            })?;
+        let migrations = Migrations {
+            postgres: &POSTGRES_MIGRATIONS,
+            sqlite: &SQLITE_MIGRATIONS,
+        };
         let db = db::connect(&config.database_url, SCHEMA, migrations, MAX_CONNECTIONS)
             .await
             .context("DATABASE_URL")?;
@@ -314,11 +366,14 @@ impl Server {
         let metrics = Exposition::bind(config.metrics_addr, state.metrics().metrics())
             .await
             .with_context(|| format!("METRICS_ADDR {}: cannot listen", config.metrics_addr))?;
-        let key_watcher =
-            service_kit::telemetry::service_span("identity").in_scope(|| keyring.spawn_watcher(KEY_WATCH_INTERVAL));
+        let key_watcher = service_kit::telemetry::service_span("identity")
+            .in_scope(|| keyring.spawn_watcher(KEY_WATCH_INTERVAL));
         let outbox_sampler = sample_outbox(state.pool().clone(), state.metrics().clone());
         let keyring = keyring.clone();
-        let serve_options = ServeOptions { grace: config.shutdown_grace, ..ServeOptions::default() };
+        let serve_options = ServeOptions {
+            grace: config.shutdown_grace,
+            ..ServeOptions::default()
+        };
         let mailer = state.mailer().clone();
         Ok(Server {
             listener,
@@ -357,8 +412,20 @@ impl Server {
 
     /// Serves until `shutdown` resolves, then stops accepting, lets requests in flight finish
     /// within the grace period, lets the mail senders finish the attempts in hand and returns.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let Server { listener, router, key_watcher, serve_options, mailer, metrics, outbox_sampler, .. } = self;
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let Server {
+            listener,
+            router,
+            key_watcher,
+            serve_options,
+            mailer,
+            metrics,
+            outbox_sampler,
+            ..
+        } = self;
         let _metrics = metrics.map(Exposition::spawn);
         let _outbox_sampler = outbox_sampler;
         let served = service_kit::serve::serve(listener, router, serve_options, shutdown).await;

@@ -78,14 +78,24 @@ pub fn next_after_attempt(counter: Counter, now: i64, policy: &LockoutPolicy) ->
     } else {
         0
     };
-    let locked_until = if lock_ms > 0 { now.saturating_add(lock_ms) } else { counter.locked_until };
-    Some(Counter { failures, locked_until, lock_ms })
+    let locked_until = if lock_ms > 0 {
+        now.saturating_add(lock_ms)
+    } else {
+        counter.locked_until
+    };
+    Some(Counter {
+        failures,
+        locked_until,
+        lock_ms,
+    })
 }
 
 /// Seconds until `locked_until`, rounded up, at least 1 (what `Retry-After` says).
 pub fn retry_after_secs(locked_until: i64, now: i64) -> u64 {
     let ms = locked_until.saturating_sub(now).max(1);
-    u64::try_from(ms.saturating_add(999) / 1000).unwrap_or(1).max(1)
+    u64::try_from(ms.saturating_add(999) / 1000)
+        .unwrap_or(1)
+        .max(1)
 }
 
 /// Whose counter an attempt runs on.
@@ -125,7 +135,11 @@ pub async fn begin_attempt(
         Subject::Address(email) => {
             // A new row is an update of the all-zero counter; the first lock needs a threshold
             // of 1 to start here.
-            let first_lock = if policy.threshold <= 1 { policy.duration_ms } else { 0 };
+            let first_lock = if policy.threshold <= 1 {
+                policy.duration_ms
+            } else {
+                0
+            };
             let sql = format!(
                 "INSERT INTO sign_in_failures (email, failures, locked_until, lock_ms, updated_at) \
                  VALUES ($1, 1, $2, $3, $4) \
@@ -134,7 +148,11 @@ pub async fn begin_attempt(
                  RETURNING failures",
                 next_counter_sql("sign_in_failures", 4)
             );
-            let locked_until = if first_lock > 0 { now.saturating_add(first_lock) } else { 0 };
+            let locked_until = if first_lock > 0 {
+                now.saturating_add(first_lock)
+            } else {
+                0
+            };
             sqlx::query(&sql)
                 .bind(email.as_str())
                 .bind(locked_until)
@@ -167,31 +185,38 @@ pub async fn begin_attempt(
     // Not counted: the counter is locked. Read until when, for Retry-After.
     let locked_until: Option<i64> = match subject {
         Subject::Address(email) => {
-            sqlx::query("SELECT locked_until FROM sign_in_failures WHERE email = $1").bind(email.as_str())
+            sqlx::query("SELECT locked_until FROM sign_in_failures WHERE email = $1")
+                .bind(email.as_str())
         }
         Subject::Device(hash) => {
-            sqlx::query("SELECT locked_until FROM devices WHERE token_hash = $1").bind(hash.as_str())
+            sqlx::query("SELECT locked_until FROM devices WHERE token_hash = $1")
+                .bind(hash.as_str())
         }
     }
     .fetch_optional(pool)
     .await?
     .map(|row| row.try_get(0))
     .transpose()?;
-    Ok(Verdict::Locked { retry_after_secs: retry_after_secs(locked_until.unwrap_or(now), now) })
+    Ok(Verdict::Locked {
+        retry_after_secs: retry_after_secs(locked_until.unwrap_or(now), now),
+    })
 }
 
 /// A correct password: resets the subject's count and lock length.
 pub async fn record_success(pool: &AnyPool, subject: Subject<'_>) -> Result<(), sqlx::Error> {
     match subject {
         Subject::Address(email) => {
-            sqlx::query("DELETE FROM sign_in_failures WHERE email = $1").bind(email.as_str()).execute(pool).await?
-        }
-        Subject::Device(hash) => {
-            sqlx::query("UPDATE devices SET failures = 0, locked_until = 0, lock_ms = 0 WHERE token_hash = $1")
-                .bind(hash.as_str())
+            sqlx::query("DELETE FROM sign_in_failures WHERE email = $1")
+                .bind(email.as_str())
                 .execute(pool)
                 .await?
         }
+        Subject::Device(hash) => sqlx::query(
+            "UPDATE devices SET failures = 0, locked_until = 0, lock_ms = 0 WHERE token_hash = $1",
+        )
+        .bind(hash.as_str())
+        .execute(pool)
+        .await?,
     };
     Ok(())
 }
@@ -222,16 +247,31 @@ mod tests {
     fn ten_failures_then_a_one_minute_lock() {
         let (clock, policy, mut counter) = (Clock::adjustable(), defaults(), Counter::default());
         for n in 1..=10 {
-            assert!(attempt(&mut counter, &clock, &policy), "attempt {n} is checked");
+            assert!(
+                attempt(&mut counter, &clock, &policy),
+                "attempt {n} is checked"
+            );
         }
-        assert!(!attempt(&mut counter, &clock, &policy), "the 11th is refused");
+        assert!(
+            !attempt(&mut counter, &clock, &policy),
+            "the 11th is refused"
+        );
         let retry = retry_after_secs(counter.locked_until, clock.now_millis());
         assert!((59..=60).contains(&retry), "{retry}");
         clock.advance(Duration::from_secs(59));
-        assert!(!attempt(&mut counter, &clock, &policy), "still locked after 59 s");
+        assert!(
+            !attempt(&mut counter, &clock, &policy),
+            "still locked after 59 s"
+        );
         clock.advance(Duration::from_secs(1));
-        assert!(attempt(&mut counter, &clock, &policy), "one guess once the lock has ended");
-        assert!(!attempt(&mut counter, &clock, &policy), "and that failure locks again at once");
+        assert!(
+            attempt(&mut counter, &clock, &policy),
+            "one guess once the lock has ended"
+        );
+        assert!(
+            !attempt(&mut counter, &clock, &policy),
+            "and that failure locks again at once"
+        );
     }
 
     #[test]
@@ -242,7 +282,9 @@ mod tests {
         }
         let mut locks = vec![counter.lock_ms / MINUTE];
         for _ in 0..8 {
-            clock.advance(Duration::from_millis(u64::try_from(counter.lock_ms).unwrap()));
+            clock.advance(Duration::from_millis(
+                u64::try_from(counter.lock_ms).unwrap(),
+            ));
             assert!(attempt(&mut counter, &clock, &policy));
             locks.push(counter.lock_ms / MINUTE);
         }
@@ -252,8 +294,15 @@ mod tests {
     #[test]
     fn a_refused_attempt_changes_nothing() {
         let (clock, policy) = (Clock::adjustable(), defaults());
-        let locked = Counter { failures: 10, locked_until: clock.now_millis() + MINUTE, lock_ms: MINUTE };
-        assert_eq!(next_after_attempt(locked, clock.now_millis(), &policy), None);
+        let locked = Counter {
+            failures: 10,
+            locked_until: clock.now_millis() + MINUTE,
+            lock_ms: MINUTE,
+        };
+        assert_eq!(
+            next_after_attempt(locked, clock.now_millis(), &policy),
+            None
+        );
     }
 
     #[test]
@@ -261,10 +310,24 @@ mod tests {
         // A new row is what the rule makes of the all-zero counter.
         let policy = defaults();
         let first = next_after_attempt(Counter::default(), 1_000, &policy).unwrap();
-        assert_eq!(first, Counter { failures: 1, locked_until: 0, lock_ms: 0 });
+        assert_eq!(
+            first,
+            Counter {
+                failures: 1,
+                locked_until: 0,
+                lock_ms: 0
+            }
+        );
         let one = LockoutPolicy::new(1, Duration::from_secs(60), Duration::from_secs(3_600));
         let first = next_after_attempt(Counter::default(), 1_000, &one).unwrap();
-        assert_eq!(first, Counter { failures: 1, locked_until: 61_000, lock_ms: MINUTE });
+        assert_eq!(
+            first,
+            Counter {
+                failures: 1,
+                locked_until: 61_000,
+                lock_ms: MINUTE
+            }
+        );
     }
 
     #[test]

@@ -80,7 +80,9 @@ fn main() {
 async fn serve(config: Config) -> anyhow::Result<()> {
     let server = Server::bind(config, Clock::system()).await?;
     tracing::info!(addr = %server.local_addr(), "identity listening");
-    server.run_until(service_kit::serve::shutdown_signal()).await?;
+    server
+        .run_until(service_kit::serve::shutdown_signal())
+        .await?;
     tracing::info!("identity stopped");
     Ok(())
 }

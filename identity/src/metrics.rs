@@ -21,8 +21,12 @@ pub enum SignInOutcome {
 }
 
 impl SignInOutcome {
-    const ALL: [SignInOutcome; 4] =
-        [SignInOutcome::Success, SignInOutcome::BadCredentials, SignInOutcome::Locked, SignInOutcome::Busy];
+    const ALL: [SignInOutcome; 4] = [
+        SignInOutcome::Success,
+        SignInOutcome::BadCredentials,
+        SignInOutcome::Locked,
+        SignInOutcome::Busy,
+    ];
 
     /// The label value.
     pub fn as_str(self) -> &'static str {
@@ -36,8 +40,14 @@ impl SignInOutcome {
 }
 
 /// The outcomes of the token exchange: `issued`, or the RFC 6749 error code answered.
-pub const EXCHANGE_OUTCOMES: [&str; 6] =
-    ["issued", "invalid_request", "unsupported_grant_type", "invalid_target", "invalid_grant", "server_error"];
+pub const EXCHANGE_OUTCOMES: [&str; 6] = [
+    "issued",
+    "invalid_request",
+    "unsupported_grant_type",
+    "invalid_target",
+    "invalid_grant",
+    "server_error",
+];
 
 /// identity's registry and its own families. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -70,8 +80,14 @@ impl IdentityMetrics {
             &["outcome"],
         );
         IdentityMetrics {
-            exchanges: EXCHANGE_OUTCOMES.iter().map(|outcome| exchanges.with_label_values(&[outcome])).collect(),
-            sign_ins: SignInOutcome::ALL.iter().map(|outcome| sign_ins.with_label_values(&[outcome.as_str()])).collect(),
+            exchanges: EXCHANGE_OUTCOMES
+                .iter()
+                .map(|outcome| exchanges.with_label_values(&[outcome]))
+                .collect(),
+            sign_ins: SignInOutcome::ALL
+                .iter()
+                .map(|outcome| sign_ins.with_label_values(&[outcome.as_str()]))
+                .collect(),
             hash_queue_depth: int_gauge(
                 registry,
                 "gatehouse_password_hash_queue_depth",
@@ -98,7 +114,10 @@ impl IdentityMetrics {
 
     /// Counts one sign-in: `state.metrics().sign_in(SignInOutcome::Locked)`.
     pub fn sign_in(&self, outcome: SignInOutcome) {
-        let index = SignInOutcome::ALL.iter().position(|known| *known == outcome).unwrap_or(0);
+        let index = SignInOutcome::ALL
+            .iter()
+            .position(|known| *known == outcome)
+            .unwrap_or(0);
         self.sign_ins[index].inc();
     }
 
@@ -140,14 +159,23 @@ mod tests {
         let metrics = IdentityMetrics::new();
         let text = metrics.metrics().render();
         for outcome in ["success", "bad_credentials", "locked", "busy"] {
-            assert!(text.contains(&format!("gatehouse_sign_ins_total{{outcome=\"{outcome}\"}} 0")), "{text}");
+            assert!(
+                text.contains(&format!(
+                    "gatehouse_sign_ins_total{{outcome=\"{outcome}\"}} 0"
+                )),
+                "{text}"
+            );
         }
         for outcome in EXCHANGE_OUTCOMES {
-            assert!(text.contains(&format!("gatehouse_token_exchanges_total{{outcome=\"{outcome}\"}} 0")));
+            assert!(text.contains(&format!(
+                "gatehouse_token_exchanges_total{{outcome=\"{outcome}\"}} 0"
+            )));
         }
-        for gauge in
-            ["gatehouse_password_hash_queue_depth", "gatehouse_mail_outbox_pending", "gatehouse_signing_key_age_seconds"]
-        {
+        for gauge in [
+            "gatehouse_password_hash_queue_depth",
+            "gatehouse_mail_outbox_pending",
+            "gatehouse_signing_key_age_seconds",
+        ] {
             assert!(text.contains(&format!("# TYPE {gauge} gauge")), "{gauge}");
         }
     }

@@ -140,11 +140,23 @@ impl Hasher {
                 .map_err(PasswordError::Spawn)?;
         }
         let owner_share = capacity / OWNER_SHARE_DIVISOR;
-        let mut hasher = Hasher { jobs, dummy_hash: Arc::from(""), counters: Arc::default(), owner_share };
+        let mut hasher = Hasher {
+            jobs,
+            dummy_hash: Arc::from(""),
+            counters: Arc::default(),
+            owner_share,
+        };
         let mut random = [0u8; 32];
         OsRng.fill_bytes(&mut random);
-        let permit = hasher.jobs.clone().reserve_owned().await.map_err(|_| PasswordError::Closed)?;
-        let dummy = hasher.run(permit, move |memory| hash_with(memory, &random)).await??;
+        let permit = hasher
+            .jobs
+            .clone()
+            .reserve_owned()
+            .await
+            .map_err(|_| PasswordError::Closed)?;
+        let dummy = hasher
+            .run(permit, move |memory| hash_with(memory, &random))
+            .await??;
         hasher.dummy_hash = dummy.into();
         Ok(hasher)
     }
@@ -157,7 +169,10 @@ impl Hasher {
             return Err(PasswordError::Busy);
         }
         match self.jobs.clone().try_reserve_owned() {
-            Ok(permit) => Ok(HashSlot { hasher: self, permit }),
+            Ok(permit) => Ok(HashSlot {
+                hasher: self,
+                permit,
+            }),
             Err(mpsc::error::TrySendError::Full(_)) => {
                 self.counters.refused.fetch_add(1, Ordering::Relaxed);
                 Err(PasswordError::Busy)
@@ -173,7 +188,11 @@ impl Hasher {
 
     /// Whether `attempt` matches `stored`; with no stored hash (unknown email) it does the same
     /// work against the dummy hash and answers `false` (`Busy` when the queue is full).
-    pub async fn verify(&self, attempt: Password, stored: Option<String>) -> Result<bool, PasswordError> {
+    pub async fn verify(
+        &self,
+        attempt: Password,
+        stored: Option<String>,
+    ) -> Result<bool, PasswordError> {
         self.reserve(Claim::Anyone)?.verify(attempt, stored).await
     }
 
@@ -215,17 +234,27 @@ impl Hasher {
 impl HashSlot<'_> {
     /// The argon2id PHC string of a new password.
     pub async fn hash(self, password: Password) -> Result<String, PasswordError> {
-        self.hasher.run(self.permit, move |memory| hash_with(memory, password.expose_secret().as_bytes())).await?
+        self.hasher
+            .run(self.permit, move |memory| {
+                hash_with(memory, password.expose_secret().as_bytes())
+            })
+            .await?
     }
 
     /// Whether `attempt` matches `stored`; with no stored hash (unknown email) it does the same
     /// work against the dummy hash and answers `false`.
-    pub async fn verify(self, attempt: Password, stored: Option<String>) -> Result<bool, PasswordError> {
+    pub async fn verify(
+        self,
+        attempt: Password,
+        stored: Option<String>,
+    ) -> Result<bool, PasswordError> {
         let known = stored.is_some();
         let hash = stored.unwrap_or_else(|| self.hasher.dummy_hash.to_string());
         let matches = self
             .hasher
-            .run(self.permit, move |memory| verify_with(memory, attempt.expose_secret().as_bytes(), &hash))
+            .run(self.permit, move |memory| {
+                verify_with(memory, attempt.expose_secret().as_bytes(), &hash)
+            })
             .await??;
         Ok(known && matches)
     }
@@ -237,7 +266,10 @@ fn hashing_thread(queue: &Mutex<mpsc::Receiver<Job>>) {
     lower_this_threads_priority();
     let mut memory = vec![Block::default(); MEMORY_KIB as usize];
     loop {
-        let job = queue.lock().unwrap_or_else(PoisonError::into_inner).blocking_recv();
+        let job = queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .blocking_recv();
         match job {
             Some(job) => job(&mut memory),
             None => return,
@@ -288,20 +320,32 @@ fn hash_with(memory: &mut Vec<Block>, password: &[u8]) -> Result<String, Passwor
 
 /// Whether `attempt` hashes to the stored PHC string, compared in constant time. Hashes made
 /// with other argon2id parameters still verify (the memory grows once to fit).
-fn verify_with(memory: &mut Vec<Block>, attempt: &[u8], stored: &str) -> Result<bool, PasswordError> {
+fn verify_with(
+    memory: &mut Vec<Block>,
+    attempt: &[u8],
+    stored: &str,
+) -> Result<bool, PasswordError> {
     let parsed = PasswordHash::new(stored).map_err(PasswordError::StoredHash)?;
     if parsed.algorithm != argon2::ARGON2ID_IDENT {
-        return Err(PasswordError::StoredHash(argon2::password_hash::Error::Algorithm));
+        return Err(PasswordError::StoredHash(
+            argon2::password_hash::Error::Algorithm,
+        ));
     }
     let params = Params::try_from(&parsed).map_err(PasswordError::StoredHash)?;
     let version = match parsed.version {
         None => Version::V0x13,
         Some(v) => Version::try_from(v).map_err(PasswordError::Argon2)?,
     };
-    let expected = parsed.hash.ok_or(PasswordError::StoredHash(argon2::password_hash::Error::PhcStringField))?;
-    let salt = parsed.salt.ok_or(PasswordError::StoredHash(argon2::password_hash::Error::PhcStringField))?;
+    let expected = parsed.hash.ok_or(PasswordError::StoredHash(
+        argon2::password_hash::Error::PhcStringField,
+    ))?;
+    let salt = parsed.salt.ok_or(PasswordError::StoredHash(
+        argon2::password_hash::Error::PhcStringField,
+    ))?;
     let mut salt_buffer = [0u8; 64];
-    let salt = salt.decode_b64(&mut salt_buffer).map_err(PasswordError::StoredHash)?;
+    let salt = salt
+        .decode_b64(&mut salt_buffer)
+        .map_err(PasswordError::StoredHash)?;
     let mut output = vec![0u8; expected.len()];
     let blocks = ensure_blocks(memory, &params);
     Argon2::new(Algorithm::Argon2id, version, params)
@@ -337,35 +381,61 @@ mod tests {
             .verify(password("correct horse"), Some(hash.clone()))
             .await
             .unwrap());
-        assert!(!hasher.verify(password("wrong horse!"), Some(hash)).await.unwrap());
+        assert!(!hasher
+            .verify(password("wrong horse!"), Some(hash))
+            .await
+            .unwrap());
     }
 
     #[tokio::test]
     async fn hashes_made_with_the_argon2_crates_defaults_still_verify() {
         use argon2::password_hash::PasswordHasher as _;
         let salt = SaltString::generate(&mut OsRng);
-        let stored = Argon2::default().hash_password(b"correct horse", &salt).unwrap().to_string();
+        let stored = Argon2::default()
+            .hash_password(b"correct horse", &salt)
+            .unwrap()
+            .to_string();
         assert!(stored.contains("m=19456,t=2,p=1"));
         let hasher = Hasher::new().await.unwrap();
-        assert!(hasher.verify(password("correct horse"), Some(stored.clone())).await.unwrap());
-        assert!(!hasher.verify(password("wrong horse!"), Some(stored)).await.unwrap());
+        assert!(hasher
+            .verify(password("correct horse"), Some(stored.clone()))
+            .await
+            .unwrap());
+        assert!(!hasher
+            .verify(password("wrong horse!"), Some(stored))
+            .await
+            .unwrap());
     }
 
     #[tokio::test]
     async fn a_malformed_stored_hash_is_an_error_not_a_match() {
         let hasher = Hasher::new().await.unwrap();
-        assert!(hasher.verify(password("correct horse"), Some("$argon2id$garbage".into())).await.is_err());
+        assert!(hasher
+            .verify(password("correct horse"), Some("$argon2id$garbage".into()))
+            .await
+            .is_err());
     }
 
     #[tokio::test]
     async fn a_full_queue_refuses_at_once() {
         let hasher = Hasher::with_queue(Some(1)).await.unwrap();
-        let held = hasher.reserve(Claim::Anyone).expect("the one place is free");
-        assert!(matches!(hasher.reserve(Claim::Anyone), Err(PasswordError::Busy)));
-        assert!(matches!(hasher.verify(password("correct horse"), None).await, Err(PasswordError::Busy)));
+        let held = hasher
+            .reserve(Claim::Anyone)
+            .expect("the one place is free");
+        assert!(matches!(
+            hasher.reserve(Claim::Anyone),
+            Err(PasswordError::Busy)
+        ));
+        assert!(matches!(
+            hasher.verify(password("correct horse"), None).await,
+            Err(PasswordError::Busy)
+        ));
         assert_eq!(hasher.stats().refused, 2);
         drop(held);
-        assert!(hasher.reserve(Claim::Anyone).is_ok(), "a released place can be taken again");
+        assert!(
+            hasher.reserve(Claim::Anyone).is_ok(),
+            "a released place can be taken again"
+        );
     }
 
     #[tokio::test]
@@ -375,13 +445,27 @@ mod tests {
         while let Ok(slot) = hasher.reserve(Claim::Anyone) {
             held.push(slot);
         }
-        assert_eq!(held.len(), 8 - 8 / OWNER_SHARE_DIVISOR, "anyone stops at the owners' share");
+        assert_eq!(
+            held.len(),
+            8 - 8 / OWNER_SHARE_DIVISOR,
+            "anyone stops at the owners' share"
+        );
         let owners: Vec<_> = (0..8 / OWNER_SHARE_DIVISOR)
-            .map(|_| hasher.reserve(Claim::Owner).expect("an owner finds a kept place"))
+            .map(|_| {
+                hasher
+                    .reserve(Claim::Owner)
+                    .expect("an owner finds a kept place")
+            })
             .collect();
-        assert!(matches!(hasher.reserve(Claim::Owner), Err(PasswordError::Busy)), "full is full");
+        assert!(
+            matches!(hasher.reserve(Claim::Owner), Err(PasswordError::Busy)),
+            "full is full"
+        );
         drop(owners);
-        assert!(matches!(hasher.reserve(Claim::Anyone), Err(PasswordError::Busy)));
+        assert!(matches!(
+            hasher.reserve(Claim::Anyone),
+            Err(PasswordError::Busy)
+        ));
     }
 
     #[tokio::test]
@@ -406,15 +490,24 @@ mod tests {
             if stats.hashed + stats.skipped - before.hashed - before.skipped == callers {
                 break stats;
             }
-            assert!(tokio::time::Instant::now() < deadline, "jobs never finished: {stats:?}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "jobs never finished: {stats:?}"
+            );
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         };
-        assert!(stats.skipped > callers / 2, "most abandoned jobs are skipped: {stats:?}");
+        assert!(
+            stats.skipped > callers / 2,
+            "most abandoned jobs are skipped: {stats:?}"
+        );
     }
 
     #[tokio::test]
     async fn an_unknown_email_never_matches_even_the_dummy_password() {
         let hasher = Hasher::new().await.unwrap();
-        assert!(!hasher.verify(password("anything at all"), None).await.unwrap());
+        assert!(!hasher
+            .verify(password("anything at all"), None)
+            .await
+            .unwrap());
     }
 }

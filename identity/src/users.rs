@@ -63,8 +63,13 @@ fn plausible_email(email: &str) -> bool {
         return false;
     };
     let labels_ok = labels.split('.').all(|label| {
-        label.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
-            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        label
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
     });
     let tld_ok = tld.len() >= 2 && tld.bytes().all(|b| b.is_ascii_alphabetic());
     local_ok && labels_ok && tld_ok
@@ -79,7 +84,9 @@ impl Name {
     pub fn parse(input: &str) -> Result<Name, ApiError> {
         let name = input.trim();
         match name.chars().count() {
-            0 => Err(ApiError::Validation("[body.name] Name must not be empty.".into())),
+            0 => Err(ApiError::Validation(
+                "[body.name] Name must not be empty.".into(),
+            )),
             n if n > NAME_MAX_CHARS => Err(ApiError::Validation(format!(
                 "[body.name] Name must be at most {NAME_MAX_CHARS} characters."
             ))),
@@ -136,9 +143,11 @@ pub struct User {
 }
 
 /// The columns `User::from_row` reads, in order, for queries that select from `users u`.
-pub const USER_COLUMNS: &str = "u.id, u.email, u.name, u.email_verified, u.image, u.created_at, u.updated_at";
+pub const USER_COLUMNS: &str =
+    "u.id, u.email, u.name, u.email_verified, u.image, u.created_at, u.updated_at";
 /// The same columns unqualified, for `UPDATE users … RETURNING` (SQLite takes no alias there).
-const RETURNING_USER: &str = "RETURNING id, email, name, email_verified, image, created_at, updated_at";
+const RETURNING_USER: &str =
+    "RETURNING id, email, name, email_verified, image, created_at, updated_at";
 
 impl User {
     /// Reads the `USER_COLUMNS` starting at column `first`.
@@ -214,7 +223,12 @@ impl From<CreateUserError> for ApiError {
 }
 
 /// Inserts a user. The unique index on `email` decides races between two sign-ups.
-pub async fn create(pool: &AnyPool, new: NewUser<'_>, id: String, now: i64) -> Result<User, CreateUserError> {
+pub async fn create(
+    pool: &AnyPool,
+    new: NewUser<'_>,
+    id: String,
+    now: i64,
+) -> Result<User, CreateUserError> {
     let inserted = sqlx::query(
         "INSERT INTO users (id, email, name, password_hash, email_verified, image, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, 0, $5, $6, $6)",
@@ -237,7 +251,9 @@ pub async fn create(pool: &AnyPool, new: NewUser<'_>, id: String, now: i64) -> R
             created_at: now,
             updated_at: now,
         }),
-        Err(sqlx::Error::Database(error)) if error.is_unique_violation() => Err(CreateUserError::EmailTaken),
+        Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {
+            Err(CreateUserError::EmailTaken)
+        }
         Err(error) => Err(CreateUserError::Database(error)),
     }
 }
@@ -251,7 +267,10 @@ pub struct UserWithPassword {
 }
 
 /// Finds a user and their password hash by normalised email.
-pub async fn find_by_email(pool: &AnyPool, email: &Email) -> Result<Option<UserWithPassword>, sqlx::Error> {
+pub async fn find_by_email(
+    pool: &AnyPool,
+    email: &Email,
+) -> Result<Option<UserWithPassword>, sqlx::Error> {
     let row = sqlx::query(&format!(
         "SELECT {USER_COLUMNS}, u.password_hash FROM users u WHERE u.email = $1"
     ))
@@ -365,7 +384,9 @@ mod tests {
     #[test]
     fn email_is_trimmed_and_lower_cased() {
         assert_eq!(
-            Email::parse("  Ada.Lovelace@Example.COM ").unwrap().as_str(),
+            Email::parse("  Ada.Lovelace@Example.COM ")
+                .unwrap()
+                .as_str(),
             "ada.lovelace@example.com"
         );
     }
@@ -412,7 +433,13 @@ mod tests {
 
     #[test]
     fn email_longer_than_254_characters_is_refused() {
-        let domain = ["b".repeat(60), "c".repeat(60), "d".repeat(60), "com".to_owned()].join(".");
+        let domain = [
+            "b".repeat(60),
+            "c".repeat(60),
+            "d".repeat(60),
+            "com".to_owned(),
+        ]
+        .join(".");
         let at_limit = format!("{}@ee.{domain}", "a".repeat(64));
         assert_eq!(at_limit.len(), 254);
         assert!(Email::parse(&at_limit).is_ok());
@@ -425,7 +452,10 @@ mod tests {
         assert_eq!(Name::parse("  Ada ").unwrap().as_str(), "Ada");
         assert!(Name::parse("   ").is_err());
         assert!(Name::parse(&"é".repeat(256)).is_ok());
-        assert!(matches!(Name::parse(&"n".repeat(257)), Err(ApiError::Validation(_))));
+        assert!(matches!(
+            Name::parse(&"n".repeat(257)),
+            Err(ApiError::Validation(_))
+        ));
     }
 
     #[test]
@@ -433,8 +463,14 @@ mod tests {
         let parse = |s: &str| Password::parse(SecretString::from(s));
         assert!(matches!(parse("1234567"), Err(ApiError::PasswordTooShort)));
         assert!(parse("12345678").is_ok());
-        assert!(parse(&"ü".repeat(128)).is_ok(), "characters are counted, not bytes");
-        assert!(matches!(parse(&"p".repeat(129)), Err(ApiError::PasswordTooLong)));
+        assert!(
+            parse(&"ü".repeat(128)).is_ok(),
+            "characters are counted, not bytes"
+        );
+        assert!(matches!(
+            parse(&"p".repeat(129)),
+            Err(ApiError::PasswordTooLong)
+        ));
     }
 
     #[test]
@@ -451,8 +487,14 @@ mod tests {
         assert_eq!(change.image, None);
         let removal = ProfileChange::parse(None, Some(None), false).unwrap();
         assert_eq!((removal.name, removal.image), (None, Some(None)));
-        assert!(matches!(ProfileChange::parse(None, None, false), Err(ApiError::Validation(_))));
-        assert!(matches!(ProfileChange::parse(Some(" "), None, false), Err(ApiError::Validation(_))));
+        assert!(matches!(
+            ProfileChange::parse(None, None, false),
+            Err(ApiError::Validation(_))
+        ));
+        assert!(matches!(
+            ProfileChange::parse(Some(" "), None, false),
+            Err(ApiError::Validation(_))
+        ));
         assert!(matches!(
             ProfileChange::parse(Some(&"n".repeat(257)), None, false),
             Err(ApiError::Validation(_))
@@ -465,6 +507,9 @@ mod tests {
             ProfileChange::parse(Some("Ada"), None, true),
             Err(ApiError::EmailCanNotBeUpdated)
         ));
-        assert!(matches!(ProfileChange::parse(None, None, true), Err(ApiError::EmailCanNotBeUpdated)));
+        assert!(matches!(
+            ProfileChange::parse(None, None, true),
+            Err(ApiError::EmailCanNotBeUpdated)
+        ));
     }
 }

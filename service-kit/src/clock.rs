@@ -19,7 +19,9 @@ impl Clock {
 
     /// A clock that runs with the system clock but can be moved forward with [`Clock::advance`].
     pub fn adjustable() -> Self {
-        Self { manual: Some(Arc::new(AtomicI64::new(0))) }
+        Self {
+            manual: Some(Arc::new(AtomicI64::new(0))),
+        }
     }
 
     /// Moves an adjustable clock forward; does nothing on the system clock.

@@ -83,7 +83,10 @@ pub async fn connect(
     }
     let (backend, url) = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         (Backend::Postgres, url.to_owned())
-    } else if let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+    } else if let Some(rest) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
         (Backend::Sqlite, sqlite_url(rest)?)
     } else {
         return Err(DbError::UnsupportedUrl);
@@ -127,7 +130,10 @@ pub async fn connect(
 fn sqlite_url(rest: &str) -> Result<String, DbError> {
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
     if path != ":memory:" && !path.is_empty() {
-        if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+        if let Some(parent) = Path::new(path)
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+        {
             std::fs::create_dir_all(parent).map_err(|source| DbError::CreateDir {
                 path: parent.display().to_string(),
                 source,
@@ -157,12 +163,18 @@ async fn ensure_schema(url: &str, schema: &str) -> Result<(), DbError> {
         .bind(schema)
         .fetch_optional(&pool)
         .await
-        .map_err(|source| DbError::Schema { schema: schema.to_owned(), source })?;
+        .map_err(|source| DbError::Schema {
+            schema: schema.to_owned(),
+            source,
+        })?;
     if exists.is_none() {
         // Two services starting at once may race here; IF NOT EXISTS makes the loser harmless.
         pool.execute(format!("CREATE SCHEMA IF NOT EXISTS {schema}").as_str())
             .await
-            .map_err(|source| DbError::Schema { schema: schema.to_owned(), source })?;
+            .map_err(|source| DbError::Schema {
+                schema: schema.to_owned(),
+                source,
+            })?;
     }
     pool.close().await;
     Ok(())
@@ -176,8 +188,14 @@ mod tests {
     fn sqlite_url_asks_for_creation_unless_a_mode_is_given() {
         let dir = std::env::temp_dir().join("service-kit-url-test");
         let path = format!("{}/x.db", dir.display());
-        assert_eq!(sqlite_url(&path).unwrap(), format!("sqlite://{path}?mode=rwc"));
-        assert_eq!(sqlite_url(&format!("{path}?mode=ro")).unwrap(), format!("sqlite://{path}?mode=ro"));
+        assert_eq!(
+            sqlite_url(&path).unwrap(),
+            format!("sqlite://{path}?mode=rwc")
+        );
+        assert_eq!(
+            sqlite_url(&format!("{path}?mode=ro")).unwrap(),
+            format!("sqlite://{path}?mode=ro")
+        );
         assert!(dir.is_dir());
     }
 }

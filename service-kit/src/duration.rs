@@ -42,7 +42,16 @@ mod tests {
 
     #[test]
     fn refuses_zero_missing_unit_and_garbage() {
-        for bad in ["0s", "10", "s", "-5s", "5w", "1.5h", "", "99999999999999999999d"] {
+        for bad in [
+            "0s",
+            "10",
+            "s",
+            "-5s",
+            "5w",
+            "1.5h",
+            "",
+            "99999999999999999999d",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad} should be refused");
         }
     }

@@ -12,8 +12,12 @@ pub const DEADLINE: Duration = Duration::from_secs(5);
 /// the loopback address of the same family.
 pub fn probe_address(addr: SocketAddr) -> SocketAddr {
     match addr.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => SocketAddr::new(Ipv4Addr::LOCALHOST.into(), addr.port()),
-        IpAddr::V6(ip) if ip.is_unspecified() => SocketAddr::new(Ipv6Addr::LOCALHOST.into(), addr.port()),
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv4Addr::LOCALHOST.into(), addr.port())
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv6Addr::LOCALHOST.into(), addr.port())
+        }
         _ => addr,
     }
 }
@@ -22,16 +26,27 @@ pub fn probe_address(addr: SocketAddr) -> SocketAddr {
 pub fn check_ready(addr: SocketAddr) -> Result<(), String> {
     let target = probe_address(addr);
     let started = Instant::now();
-    let remaining = || DEADLINE.saturating_sub(started.elapsed()).max(Duration::from_millis(1));
-    let mut stream = TcpStream::connect_timeout(&target, DEADLINE).map_err(|err| format!("{target}: {err}"))?;
-    stream.set_write_timeout(Some(remaining())).map_err(|err| err.to_string())?;
+    let remaining = || {
+        DEADLINE
+            .saturating_sub(started.elapsed())
+            .max(Duration::from_millis(1))
+    };
+    let mut stream =
+        TcpStream::connect_timeout(&target, DEADLINE).map_err(|err| format!("{target}: {err}"))?;
+    stream
+        .set_write_timeout(Some(remaining()))
+        .map_err(|err| err.to_string())?;
     let request = format!("GET /readyz HTTP/1.1\r\nhost: {target}\r\nconnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).map_err(|err| format!("{target}: {err}"))?;
+    stream
+        .write_all(request.as_bytes())
+        .map_err(|err| format!("{target}: {err}"))?;
     // The status line is all we need; read until it is complete or the deadline passes.
     let mut head = Vec::with_capacity(64);
     let mut chunk = [0u8; 256];
     while !head.contains(&b'\n') {
-        stream.set_read_timeout(Some(remaining())).map_err(|err| err.to_string())?;
+        stream
+            .set_read_timeout(Some(remaining()))
+            .map_err(|err| err.to_string())?;
         match stream.read(&mut chunk) {
             Ok(0) => break,
             Ok(n) => head.extend_from_slice(&chunk[..n]),
@@ -67,9 +82,18 @@ mod tests {
 
     #[test]
     fn wildcard_addresses_are_probed_on_loopback() {
-        assert_eq!(probe_address("0.0.0.0:8080".parse().unwrap()), "127.0.0.1:8080".parse().unwrap());
-        assert_eq!(probe_address("[::]:8081".parse().unwrap()), "[::1]:8081".parse().unwrap());
-        assert_eq!(probe_address("10.0.0.2:8082".parse().unwrap()), "10.0.0.2:8082".parse().unwrap());
+        assert_eq!(
+            probe_address("0.0.0.0:8080".parse().unwrap()),
+            "127.0.0.1:8080".parse().unwrap()
+        );
+        assert_eq!(
+            probe_address("[::]:8081".parse().unwrap()),
+            "[::1]:8081".parse().unwrap()
+        );
+        assert_eq!(
+            probe_address("10.0.0.2:8082".parse().unwrap()),
+            "10.0.0.2:8082".parse().unwrap()
+        );
     }
 
     fn answer_once(status_line: &'static str) -> SocketAddr {
@@ -94,7 +118,10 @@ mod tests {
 
     #[test]
     fn nothing_listening_is_not_ready() {
-        let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
         assert!(check_ready(addr).is_err());
     }
 }

@@ -12,8 +12,8 @@ pub mod metrics;
 pub mod observe;
 pub mod serve;
 pub mod telemetry;
-pub mod trace_context;
 pub mod timefmt;
+pub mod trace_context;
 
 pub use clock::Clock;
 pub use duration::parse_duration;

@@ -13,7 +13,9 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -21,8 +23,9 @@ pub use prometheus;
 
 /// Buckets for request and upstream latencies, in seconds: a proxied call takes about a
 /// millisecond, so the default buckets (from 5 ms) would put every call in the first one.
-pub const LATENCY_BUCKETS: &[f64] =
-    &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+pub const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 
 /// A service's registry and its HTTP families. Cheap to clone.
 #[derive(Clone)]
@@ -45,8 +48,12 @@ impl HttpMetrics {
     pub fn observe(&self, route: &str, method: &str, status: u16, seconds: f64) {
         let mut buffer = itoa_buffer();
         let status = format_status(status, &mut buffer);
-        self.requests.with_label_values(&[route, method, status]).inc();
-        self.duration.with_label_values(&[route, method]).observe(seconds);
+        self.requests
+            .with_label_values(&[route, method, status])
+            .inc();
+        self.duration
+            .with_label_values(&[route, method])
+            .observe(seconds);
     }
 }
 
@@ -82,7 +89,11 @@ impl Metrics {
                 LATENCY_BUCKETS,
             ),
         };
-        Metrics { registry, http, samplers: Arc::default() }
+        Metrics {
+            registry,
+            http,
+            samplers: Arc::default(),
+        }
     }
 
     /// The registry, to register a service's own families.
@@ -97,12 +108,20 @@ impl Metrics {
 
     /// Runs `sample` before every exposition (e.g. to set a gauge from a queue's length).
     pub fn on_scrape(&self, sample: impl Fn() + Send + Sync + 'static) {
-        self.samplers.lock().unwrap_or_else(PoisonError::into_inner).push(Box::new(sample));
+        self.samplers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Box::new(sample));
     }
 
     /// The exposition in the Prometheus text format, version 0.0.4.
     pub fn render(&self) -> String {
-        for sample in self.samplers.lock().unwrap_or_else(PoisonError::into_inner).iter() {
+        for sample in self
+            .samplers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
             sample();
         }
         let mut out = Vec::with_capacity(16 * 1024);
@@ -130,36 +149,56 @@ impl fmt::Debug for Metrics {
 pub fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
     let family = IntCounterVec::new(Opts::new(name, help), labels)
         .expect("invariant: metric names and labels are valid literals");
-    registry.register(Box::new(family.clone())).expect("invariant: each metric family is registered once");
+    registry
+        .register(Box::new(family.clone()))
+        .expect("invariant: each metric family is registered once");
     family
 }
 
 /// Registers a counter without labels.
 pub fn counter(registry: &Registry, name: &str, help: &str) -> prometheus::IntCounter {
-    let counter = prometheus::IntCounter::new(name, help).expect("invariant: metric names are valid literals");
-    registry.register(Box::new(counter.clone())).expect("invariant: each metric family is registered once");
+    let counter = prometheus::IntCounter::new(name, help)
+        .expect("invariant: metric names are valid literals");
+    registry
+        .register(Box::new(counter.clone()))
+        .expect("invariant: each metric family is registered once");
     counter
 }
 
 /// Registers a gauge without labels.
 pub fn gauge(registry: &Registry, name: &str, help: &str) -> prometheus::Gauge {
-    let gauge = prometheus::Gauge::new(name, help).expect("invariant: metric names are valid literals");
-    registry.register(Box::new(gauge.clone())).expect("invariant: each metric family is registered once");
+    let gauge =
+        prometheus::Gauge::new(name, help).expect("invariant: metric names are valid literals");
+    registry
+        .register(Box::new(gauge.clone()))
+        .expect("invariant: each metric family is registered once");
     gauge
 }
 
 /// Registers an integer gauge without labels.
 pub fn int_gauge(registry: &Registry, name: &str, help: &str) -> prometheus::IntGauge {
-    let gauge = prometheus::IntGauge::new(name, help).expect("invariant: metric names are valid literals");
-    registry.register(Box::new(gauge.clone())).expect("invariant: each metric family is registered once");
+    let gauge =
+        prometheus::IntGauge::new(name, help).expect("invariant: metric names are valid literals");
+    registry
+        .register(Box::new(gauge.clone()))
+        .expect("invariant: each metric family is registered once");
     gauge
 }
 
 /// Registers a histogram family with the given buckets.
-pub fn histogram_vec(registry: &Registry, name: &str, help: &str, labels: &[&str], buckets: &[f64]) -> HistogramVec {
+pub fn histogram_vec(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+    buckets: &[f64],
+) -> HistogramVec {
     let opts = HistogramOpts::new(name, help).buckets(buckets.to_vec());
-    let family = HistogramVec::new(opts, labels).expect("invariant: metric names and labels are valid literals");
-    registry.register(Box::new(family.clone())).expect("invariant: each metric family is registered once");
+    let family = HistogramVec::new(opts, labels)
+        .expect("invariant: metric names and labels are valid literals");
+    registry
+        .register(Box::new(family.clone()))
+        .expect("invariant: each metric family is registered once");
     family
 }
 
@@ -177,7 +216,9 @@ impl FromStr for MetricsAddr {
         }
         text.parse()
             .map(|addr| MetricsAddr(Some(addr)))
-            .map_err(|_| format!("`{text}` is not an address like 127.0.0.1:9464 (or empty for none)"))
+            .map_err(|_| {
+                format!("`{text}` is not an address like 127.0.0.1:9464 (or empty for none)")
+            })
     }
 }
 
@@ -201,7 +242,9 @@ impl Exposition {
     /// Binds `addr` for one service's registry at `/metrics`; `None` when the listener is off.
     pub async fn bind(addr: MetricsAddr, metrics: &Metrics) -> std::io::Result<Option<Exposition>> {
         match addr.0 {
-            Some(addr) => Exposition::bind_paths(addr, [("/metrics", metrics.clone())]).await.map(Some),
+            Some(addr) => Exposition::bind_paths(addr, [("/metrics", metrics.clone())])
+                .await
+                .map(Some),
             None => Ok(None),
         }
     }
@@ -218,7 +261,11 @@ impl Exposition {
         let listener = TcpListener::bind(addr).await?;
         let local_addr = listener.local_addr()?;
         tracing::info!(metrics_addr = %local_addr, "metrics listening");
-        Ok(Exposition { listener, local_addr, router })
+        Ok(Exposition {
+            listener,
+            local_addr,
+            router,
+        })
     }
 
     /// The bound address.
@@ -228,7 +275,9 @@ impl Exposition {
 
     /// Serves in a background task until the returned handle is dropped.
     pub fn spawn(self) -> Serving {
-        let Exposition { listener, router, .. } = self;
+        let Exposition {
+            listener, router, ..
+        } = self;
         Serving(tokio::spawn(async move {
             if let Err(error) = axum::serve(listener, router).await {
                 tracing::error!(%error, "the metrics listener stopped");
@@ -263,8 +312,18 @@ mod tests {
     #[test]
     fn an_empty_metrics_addr_turns_the_listener_off() {
         assert_eq!("".parse::<MetricsAddr>(), Ok(MetricsAddr(None)));
-        assert_eq!("127.0.0.1:0".parse::<MetricsAddr>().unwrap().0.map(|a| a.port()), Some(0));
-        assert!("localhost".parse::<MetricsAddr>().unwrap_err().contains("localhost"));
+        assert_eq!(
+            "127.0.0.1:0"
+                .parse::<MetricsAddr>()
+                .unwrap()
+                .0
+                .map(|a| a.port()),
+            Some(0)
+        );
+        assert!("localhost"
+            .parse::<MetricsAddr>()
+            .unwrap_err()
+            .contains("localhost"));
     }
 
     #[test]
@@ -281,8 +340,14 @@ mod tests {
         a.http().observe("/healthz", "GET", 200, 0.001);
         let text = a.render();
         assert!(text.contains("# HELP http_requests_total "), "{text}");
-        assert!(text.contains("# TYPE http_request_duration_seconds histogram"), "{text}");
-        assert!(text.contains(r#"http_requests_total{method="GET",route="/healthz",status="200"} 1"#), "{text}");
+        assert!(
+            text.contains("# TYPE http_request_duration_seconds histogram"),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"http_requests_total{method="GET",route="/healthz",status="200"} 1"#),
+            "{text}"
+        );
         assert!(!b.render().contains("route=\"/healthz\""));
     }
 }

@@ -57,7 +57,10 @@ impl RequestContext {
     pub fn outgoing_headers(&self) -> [(HeaderName, HeaderValue); 2] {
         let traceparent = HeaderValue::try_from(self.trace.child_traceparent())
             .expect("invariant: a traceparent is printable ASCII");
-        [(X_REQUEST_ID, self.request_id.clone()), (TRACEPARENT_HEADER, traceparent)]
+        [
+            (X_REQUEST_ID, self.request_id.clone()),
+            (TRACEPARENT_HEADER, traceparent),
+        ]
     }
 }
 
@@ -84,18 +87,29 @@ impl Observe {
     /// Observes `service`'s requests into `metrics`, keeping a caller's `X-Request-Id` and
     /// `traceparent` (internal services: their only caller is edge).
     pub fn new(service: &'static str, metrics: &Metrics) -> Observe {
-        Observe { service, http: metrics.http().clone(), trust_incoming: Arc::new(|_| true), client_ip: None }
+        Observe {
+            service,
+            http: metrics.http().clone(),
+            trust_incoming: Arc::new(|_| true),
+            client_ip: None,
+        }
     }
 
     /// Keeps a caller's `X-Request-Id` and `traceparent` only when `trusted` says so (edge: a
     /// trusted proxy); otherwise a new id and a new trace are made.
-    pub fn trust_incoming_when(mut self, trusted: impl Fn(&Request) -> bool + Send + Sync + 'static) -> Observe {
+    pub fn trust_incoming_when(
+        mut self,
+        trusted: impl Fn(&Request) -> bool + Send + Sync + 'static,
+    ) -> Observe {
         self.trust_incoming = Arc::new(trusted);
         self
     }
 
     /// Logs the client's address, as `client_ip` says it is.
-    pub fn client_ip(mut self, client_ip: impl Fn(&Request) -> Option<String> + Send + Sync + 'static) -> Observe {
+    pub fn client_ip(
+        mut self,
+        client_ip: impl Fn(&Request) -> Option<String> + Send + Sync + 'static,
+    ) -> Observe {
         self.client_ip = Some(Arc::new(client_ip));
         self
     }
@@ -104,7 +118,9 @@ impl Observe {
     /// answer, then span, access line and metrics.
     pub fn layer(self) -> ObserveLayers {
         ServiceBuilder::new()
-            .layer(AdmitLayer { trusted: self.trust_incoming.clone() })
+            .layer(AdmitLayer {
+                trusted: self.trust_incoming.clone(),
+            })
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
             .layer(PropagateRequestIdLayer::x_request_id())
             .layer(AccessLayer { observe: self })
@@ -113,19 +129,31 @@ impl Observe {
 
 impl fmt::Debug for Observe {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Observe").field("service", &self.service).finish_non_exhaustive()
+        f.debug_struct("Observe")
+            .field("service", &self.service)
+            .finish_non_exhaustive()
     }
 }
 
 /// The layers [`Observe::layer`] stacks, outermost first.
 pub type ObserveLayers = ServiceBuilder<
-    Stack<AccessLayer, Stack<PropagateRequestIdLayer, Stack<SetRequestIdLayer<MakeRequestUuid>, Stack<AdmitLayer, Identity>>>>,
+    Stack<
+        AccessLayer,
+        Stack<
+            PropagateRequestIdLayer,
+            Stack<SetRequestIdLayer<MakeRequestUuid>, Stack<AdmitLayer, Identity>>,
+        >,
+    >,
 >;
 
 /// Whether an incoming request id is one to keep: short, and only characters that cannot break a
 /// log line or a header.
 pub fn is_sane_request_id(id: &HeaderValue) -> bool {
-    (1..=64).contains(&id.len()) && id.as_bytes().iter().all(|&b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    (1..=64).contains(&id.len())
+        && id
+            .as_bytes()
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
 }
 
 /// Drops an incoming `X-Request-Id` and `traceparent` unless the caller is trusted and the id
@@ -139,7 +167,10 @@ impl<S> Layer<S> for AdmitLayer {
     type Service = Admit<S>;
 
     fn layer(&self, inner: S) -> Admit<S> {
-        Admit { inner, trusted: self.trusted.clone() }
+        Admit {
+            inner,
+            trusted: self.trusted.clone(),
+        }
     }
 }
 
@@ -182,7 +213,10 @@ impl<S> Layer<S> for AccessLayer {
     type Service = Access<S>;
 
     fn layer(&self, inner: S) -> Access<S> {
-        Access { inner, observe: self.observe.clone() }
+        Access {
+            inner,
+            observe: self.observe.clone(),
+        }
     }
 }
 
@@ -215,7 +249,12 @@ where
             .get(X_REQUEST_ID)
             .cloned()
             .unwrap_or_else(|| HeaderValue::from_static("-"));
-        let trace = TraceContext::continue_or_start(request.headers().get(TRACEPARENT_HEADER).map(HeaderValue::as_bytes));
+        let trace = TraceContext::continue_or_start(
+            request
+                .headers()
+                .get(TRACEPARENT_HEADER)
+                .map(HeaderValue::as_bytes),
+        );
         let span = tracing::info_span!(
             "request",
             service = self.observe.service,
@@ -232,7 +271,12 @@ where
         if let Some(parent) = trace.parent_id() {
             span.record("parent_span_id", parent);
         }
-        if let Some(client_ip) = self.observe.client_ip.as_ref().and_then(|client_ip| client_ip(&request)) {
+        if let Some(client_ip) = self
+            .observe
+            .client_ip
+            .as_ref()
+            .and_then(|client_ip| client_ip(&request))
+        {
             span.record("client_ip", client_ip);
         }
         let context = RequestContext { request_id, trace };
@@ -260,19 +304,34 @@ mod tests {
     fn only_short_plain_request_ids_are_kept() {
         assert!(is_sane_request_id(&HeaderValue::from_static("abc-123_x.y")));
         for bad in ["", "has space", "a;b", "{\"json\":1}"] {
-            assert!(!is_sane_request_id(&HeaderValue::from_str(bad).unwrap()), "{bad:?}");
+            assert!(
+                !is_sane_request_id(&HeaderValue::from_str(bad).unwrap()),
+                "{bad:?}"
+            );
         }
-        assert!(!is_sane_request_id(&HeaderValue::from_str(&"a".repeat(65)).unwrap()));
+        assert!(!is_sane_request_id(
+            &HeaderValue::from_str(&"a".repeat(65)).unwrap()
+        ));
     }
 
     #[test]
     fn outgoing_calls_carry_the_id_and_a_new_hop_of_the_trace() {
-        let context = RequestContext { request_id: HeaderValue::from_static("rid"), trace: TraceContext::start() };
+        let context = RequestContext {
+            request_id: HeaderValue::from_static("rid"),
+            trace: TraceContext::start(),
+        };
         let [(id_name, id), (trace_name, traceparent)] = context.outgoing_headers();
-        assert_eq!((id_name.as_str(), id.to_str().unwrap()), ("x-request-id", "rid"));
+        assert_eq!(
+            (id_name.as_str(), id.to_str().unwrap()),
+            ("x-request-id", "rid")
+        );
         assert_eq!(trace_name.as_str(), "traceparent");
         let hop = TraceContext::continue_or_start(Some(traceparent.as_bytes()));
         assert_eq!(hop.trace_id(), context.trace.trace_id());
-        assert_ne!(hop.parent_id(), Some(context.trace.span_id()), "a hop has a span id of its own");
+        assert_ne!(
+            hop.parent_id(),
+            Some(context.trace.span_id()),
+            "a hop has a span id of its own"
+        );
     }
 }

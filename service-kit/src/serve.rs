@@ -63,13 +63,17 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let mut builder = http1::Builder::new();
-    builder.timer(TokioTimer::new()).header_read_timeout(options.header_read_timeout);
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(options.header_read_timeout);
     if let Some(max) = options.max_header_bytes {
         // hyper refuses (panics on) a buffer smaller than 8 KiB.
         builder.max_buf_size(max.max(MIN_HEADER_BYTES));
     }
     let builder = Arc::new(builder);
-    let slots = options.max_connections.map(|max| Arc::new(Semaphore::new(max.max(1))));
+    let slots = options
+        .max_connections
+        .map(|max| Arc::new(Semaphore::new(max.max(1))));
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut connections = JoinSet::new();
     let mut shutdown = std::pin::pin!(shutdown);
@@ -91,7 +95,14 @@ pub async fn serve(
         };
         match accepted {
             Ok((stream, remote)) => {
-                let conn = serve_connection(stream, remote, router.clone(), builder.clone(), stop_rx.clone(), permit);
+                let conn = serve_connection(
+                    stream,
+                    remote,
+                    router.clone(),
+                    builder.clone(),
+                    stop_rx.clone(),
+                    permit,
+                );
                 connections.spawn(conn);
             }
             Err(err) => wait_after_accept_error(err).await,
@@ -153,7 +164,9 @@ async fn serve_connection(
     let service = Extension(ConnectInfo(remote))
         .layer(router)
         .map_request(|request: http::Request<Incoming>| request.map(Body::new));
-    let mut conn = std::pin::pin!(builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service)));
+    let mut conn = std::pin::pin!(
+        builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
+    );
     tokio::select! {
         result = conn.as_mut() => return log_connection_end(result),
         // An error means the sender is gone: that is a stop too.
@@ -172,7 +185,10 @@ fn log_connection_end(result: Result<(), hyper::Error>) {
 /// repeat at once, so the loop pauses before accepting again.
 async fn wait_after_accept_error(err: io::Error) {
     use io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
-    if matches!(err.kind(), ConnectionAborted | ConnectionRefused | ConnectionReset) {
+    if matches!(
+        err.kind(),
+        ConnectionAborted | ConnectionRefused | ConnectionReset
+    ) {
         return;
     }
     tracing::error!(error = %err, "accept failed; pausing for a second");

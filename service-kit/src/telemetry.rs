@@ -63,10 +63,16 @@ pub fn init_for(service: &'static str, format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let registry = tracing_subscriber::registry().with(filter);
     let _ = match format {
-        LogFormat::Text => {
-            registry.with(tracing_subscriber::fmt::layer().with_target(false).with_writer(std::io::stderr)).try_init()
-        }
-        LogFormat::Json => registry.with(JsonLayer::new(service, std::io::stderr)).try_init(),
+        LogFormat::Text => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_target(false)
+                    .with_writer(std::io::stderr),
+            )
+            .try_init(),
+        LogFormat::Json => registry
+            .with(JsonLayer::new(service, std::io::stderr))
+            .try_init(),
     };
 }
 
@@ -85,7 +91,10 @@ pub struct JsonLayer<W> {
 impl<W> JsonLayer<W> {
     /// Lines written outside any span naming a service say `default_service`.
     pub fn new(default_service: &'static str, writer: W) -> Self {
-        JsonLayer { default_service, writer }
+        JsonLayer {
+            default_service,
+            writer,
+        }
     }
 }
 
@@ -199,7 +208,9 @@ where
         if let Some(scope) = ctx.event_scope(event) {
             for span in scope.from_root() {
                 let extensions = span.extensions();
-                let Some(span_fields) = extensions.get::<SpanFields>() else { continue };
+                let Some(span_fields) = extensions.get::<SpanFields>() else {
+                    continue;
+                };
                 for (name, value) in &span_fields.0 {
                     match (*name, value) {
                         ("service", Value::String(name)) => service = Some(name.clone()),
@@ -210,20 +221,39 @@ where
                 }
             }
         }
-        let mut visitor = EventFields { message: None, fields: &mut fields };
+        let mut visitor = EventFields {
+            message: None,
+            fields: &mut fields,
+        };
         event.record(&mut visitor);
         let message = visitor.message.unwrap_or_default();
 
         let time = Clock::system().now().format(&Rfc3339).unwrap_or_default();
         let head = [
             ("time", Value::String(time)),
-            ("level", event.metadata().level().as_str().to_ascii_lowercase().into()),
-            ("service", service.unwrap_or_else(|| self.default_service.to_owned()).into()),
+            (
+                "level",
+                event
+                    .metadata()
+                    .level()
+                    .as_str()
+                    .to_ascii_lowercase()
+                    .into(),
+            ),
+            (
+                "service",
+                service
+                    .unwrap_or_else(|| self.default_service.to_owned())
+                    .into(),
+            ),
             ("message", message.into()),
         ];
         let mut out = Vec::with_capacity(256);
         write_line(&mut out, &head, &fields);
-        let _ = self.writer.make_writer_for(event.metadata()).write_all(&out);
+        let _ = self
+            .writer
+            .make_writer_for(event.metadata())
+            .write_all(&out);
     }
 }
 
@@ -273,21 +303,33 @@ mod tests {
 
     fn lines_of(run: impl FnOnce()) -> Vec<Value> {
         let captured = Captured::default();
-        let subscriber = tracing_subscriber::registry().with(JsonLayer::new("stack", captured.clone()));
+        let subscriber =
+            tracing_subscriber::registry().with(JsonLayer::new("stack", captured.clone()));
         tracing::subscriber::with_default(subscriber, run);
         let bytes = captured.0.lock().unwrap().clone();
-        String::from_utf8(bytes).unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect()
+        String::from_utf8(bytes)
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
     }
 
     #[test]
     fn each_line_is_one_object_with_the_fields_at_the_top_level() {
         let lines = lines_of(|| {
-            let span = tracing::info_span!("request", service = "identity", route = "/v1/token", user_id = tracing::field::Empty);
+            let span = tracing::info_span!(
+                "request",
+                service = "identity",
+                route = "/v1/token",
+                user_id = tracing::field::Empty
+            );
             span.record("user_id", "u-1");
             let _entered = span.enter();
             tracing::info!(status = 200u16, duration_ms = 1.5, "request");
         });
-        let [line] = &lines[..] else { panic!("{lines:?}") };
+        let [line] = &lines[..] else {
+            panic!("{lines:?}")
+        };
         assert_eq!(line["service"], "identity");
         assert_eq!(line["level"], "info");
         assert_eq!(line["message"], "request");
@@ -296,7 +338,10 @@ mod tests {
         assert_eq!(line["status"], 200);
         assert_eq!(line["duration_ms"], 1.5);
         let time = line["time"].as_str().unwrap();
-        assert!(time::OffsetDateTime::parse(time, &Rfc3339).is_ok() && time.ends_with('Z'), "{time}");
+        assert!(
+            time::OffsetDateTime::parse(time, &Rfc3339).is_ok() && time.ends_with('Z'),
+            "{time}"
+        );
     }
 
     #[test]
@@ -304,17 +349,29 @@ mod tests {
         let lines = lines_of(|| {
             tracing::warn!("outside");
             tracing::info_span!("request", service = "edge").in_scope(|| tracing::info!("inside"));
-            tracing::info_span!("request", service = "core-api").in_scope(|| tracing::info!("inside"));
+            tracing::info_span!("request", service = "core-api")
+                .in_scope(|| tracing::info!("inside"));
         });
-        let services: Vec<&str> = lines.iter().map(|line| line["service"].as_str().unwrap()).collect();
+        let services: Vec<&str> = lines
+            .iter()
+            .map(|line| line["service"].as_str().unwrap())
+            .collect();
         assert_eq!(services, ["stack", "edge", "core-api"]);
         assert_eq!(lines[0]["level"], "warn");
     }
 
     #[test]
     fn a_field_cannot_break_the_line_or_replace_the_head() {
-        let lines = lines_of(|| tracing::info!(user_agent = "a\"}\n{\"level\":\"error", level = "forged", "hi"));
-        let [line] = &lines[..] else { panic!("{lines:?}") };
+        let lines = lines_of(|| {
+            tracing::info!(
+                user_agent = "a\"}\n{\"level\":\"error",
+                level = "forged",
+                "hi"
+            )
+        });
+        let [line] = &lines[..] else {
+            panic!("{lines:?}")
+        };
         assert_eq!(line["level"], "info");
         assert_eq!(line["user_agent"], "a\"}\n{\"level\":\"error");
     }

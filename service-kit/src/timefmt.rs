@@ -26,6 +26,9 @@ mod tests {
     #[test]
     fn formats_with_milliseconds_and_z() {
         assert_eq!(rfc3339_millis(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(rfc3339_millis(1_735_732_800_123), "2025-01-01T12:00:00.123Z");
+        assert_eq!(
+            rfc3339_millis(1_735_732_800_123),
+            "2025-01-01T12:00:00.123Z"
+        );
     }
 }

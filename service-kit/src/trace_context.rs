@@ -28,23 +28,35 @@ impl TraceContext {
         while trace_id == [0; 16] {
             rand::thread_rng().fill_bytes(&mut trace_id);
         }
-        TraceContext { trace_id, span_id: new_span_id(), parent_id: None, sampled: true }
+        TraceContext {
+            trace_id,
+            span_id: new_span_id(),
+            parent_id: None,
+            sampled: true,
+        }
     }
 
     /// Continues the trace an incoming `traceparent` names (a new span whose parent is the
     /// caller's), or starts one when the header is absent or malformed.
     pub fn continue_or_start(traceparent: Option<&[u8]>) -> TraceContext {
         match traceparent.and_then(parse) {
-            Some((trace_id, parent_id, sampled)) => {
-                TraceContext { trace_id, span_id: new_span_id(), parent_id: Some(parent_id), sampled }
-            }
+            Some((trace_id, parent_id, sampled)) => TraceContext {
+                trace_id,
+                span_id: new_span_id(),
+                parent_id: Some(parent_id),
+                sampled,
+            },
             None => TraceContext::start(),
         }
     }
 
     /// The `traceparent` to send on an outgoing call: same trace, a new span id for the hop.
     pub fn child_traceparent(&self) -> String {
-        let hop = TraceContext { span_id: new_span_id(), parent_id: Some(self.span_id), ..*self };
+        let hop = TraceContext {
+            span_id: new_span_id(),
+            parent_id: Some(self.span_id),
+            ..*self
+        };
         hop.traceparent()
     }
 
@@ -99,7 +111,9 @@ fn parse(value: &[u8]) -> Option<([u8; 16], [u8; 8], bool)> {
         return None;
     }
     let dashes = [2, 35, 52];
-    if dashes.iter().any(|&i| text.as_bytes()[i] != b'-') || (text.len() > 55 && text.as_bytes()[55] != b'-') {
+    if dashes.iter().any(|&i| text.as_bytes()[i] != b'-')
+        || (text.len() > 55 && text.as_bytes()[55] != b'-')
+    {
         return None;
     }
     let trace_id = decode::<16>(&text[3..35])?;
@@ -166,7 +180,10 @@ mod tests {
             assert_eq!(next.trace_id(), context.trace_id());
             assert_eq!(hop.len(), 55);
         }
-        assert!(context.trace_id().bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+        assert!(context
+            .trace_id()
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
     }
 
     #[test]
@@ -184,9 +201,15 @@ mod tests {
         ];
         for value in bad {
             let context = TraceContext::continue_or_start(Some(value.as_bytes()));
-            assert_eq!(context.parent_id(), None, "{value:?} should start a new trace");
+            assert_eq!(
+                context.parent_id(),
+                None,
+                "{value:?} should start a new trace"
+            );
         }
         let future = "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-what-comes-next";
-        assert!(TraceContext::continue_or_start(Some(future.as_bytes())).parent_id().is_some());
+        assert!(TraceContext::continue_or_start(Some(future.as_bytes()))
+            .parent_id()
+            .is_some());
     }
 }

@@ -134,8 +134,15 @@ struct ErrorBody {
 
 impl IntoResponse for VerifyError {
     fn into_response(self) -> Response {
-        let body = ErrorBody { code: self.code(), message: self.to_string() };
-        (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, self.challenge())], Json(body))
+        let body = ErrorBody {
+            code: self.code(),
+            message: self.to_string(),
+        };
+        (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, self.challenge())],
+            Json(body),
+        )
             .into_response()
     }
 }
@@ -147,8 +154,13 @@ mod tests {
     async fn parts_of(error: VerifyError) -> (StatusCode, String, serde_json::Value) {
         let response = error.into_response();
         let status = response.status();
-        let challenge = response.headers()[header::WWW_AUTHENTICATE].to_str().unwrap().to_owned();
-        let bytes = axum::body::to_bytes(response.into_body(), 4096).await.unwrap();
+        let challenge = response.headers()[header::WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let bytes = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .unwrap();
         (status, challenge, serde_json::from_slice(&bytes).unwrap())
     }
 

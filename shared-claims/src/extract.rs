@@ -29,7 +29,10 @@ where
             Some(OriginalUri(original)) => original.path(),
             None => parts.uri.path(),
         };
-        verifier.verify(token, parts.method.as_str(), path).await.map(Authenticated)
+        verifier
+            .verify(token, parts.method.as_str(), path)
+            .await
+            .map(Authenticated)
     }
 }
 
@@ -66,7 +69,9 @@ mod tests {
             crate::test_support::AUDIENCE,
         );
         let verifier = Verifier::with_keys(config, minter.jwks());
-        let api = Router::new().route("/orders", get(whoami)).route("/orders", post(whoami));
+        let api = Router::new()
+            .route("/orders", get(whoami))
+            .route("/orders", post(whoami));
         Router::new().nest("/api", api).with_state(verifier)
     }
 
@@ -75,16 +80,22 @@ mod tests {
         if let Some(value) = authorization {
             request = request.header(header::AUTHORIZATION, value);
         }
-        app.oneshot(request.body(Body::empty()).unwrap()).await.unwrap()
+        app.oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap()
     }
 
     async fn body_of(response: Response) -> Value {
-        let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024).await.unwrap();
+        let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024)
+            .await
+            .unwrap();
         serde_json::from_slice(&bytes).unwrap()
     }
 
     fn challenge(response: &Response) -> &str {
-        response.headers()[header::WWW_AUTHENTICATE].to_str().unwrap()
+        response.headers()[header::WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
     }
 
     fn now() -> i64 {
@@ -114,7 +125,10 @@ mod tests {
         let token = minter.token_for("GET", "/orders", now());
         let response = call(app(&minter), "GET", Some(format!("Bearer {token}"))).await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(body_of(response).await["message"], "token is for another path");
+        assert_eq!(
+            body_of(response).await["message"],
+            "token is for another path"
+        );
     }
 
     #[tokio::test]
@@ -123,7 +137,10 @@ mod tests {
         let token = minter.token_for("GET", "/api/orders", now());
         let response = call(app(&minter), "POST", Some(format!("Bearer {token}"))).await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(body_of(response).await["message"], "token is for another method");
+        assert_eq!(
+            body_of(response).await["message"],
+            "token is for another method"
+        );
     }
 
     #[tokio::test]
@@ -151,6 +168,9 @@ mod tests {
         assert_eq!(challenge(&response), r#"Bearer error="invalid_token""#);
         let body = body_of(response).await;
         assert_eq!(body["code"], "INVALID_TOKEN");
-        assert_eq!(body["message"], "token is malformed: token does not have three parts");
+        assert_eq!(
+            body["message"],
+            "token is malformed: token does not have three parts"
+        );
     }
 }

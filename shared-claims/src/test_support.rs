@@ -49,7 +49,9 @@ impl Minter {
 
     /// A JWKS holding only this minter's key.
     pub(crate) fn jwks(&self) -> JwkSet {
-        JwkSet { keys: vec![self.jwk()] }
+        JwkSet {
+            keys: vec![self.jwk()],
+        }
     }
 
     /// The header identity writes.
@@ -80,7 +82,10 @@ impl Minter {
     pub(crate) fn sign(&self, header: &Value, claims: &Value) -> String {
         let signing_input = format!("{}.{}", encode_json(header), encode_json(claims));
         let signature = self.signing.sign(signing_input.as_bytes());
-        format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
+        format!(
+            "{signing_input}.{}",
+            URL_SAFE_NO_PAD.encode(signature.to_bytes())
+        )
     }
 
     /// A valid token for `method path` issued at `now`.

@@ -127,20 +127,36 @@ impl Verifier {
 
     /// A verifier over a fixed key set, never fetching (tests, offline tools).
     pub fn with_keys(config: VerifierConfig, keys: JwkSet) -> Verifier {
-        Verifier::over(config.bounded(), Arc::new(JwksCache::fixed(&keys)), Arc::new(Unobserved))
+        Verifier::over(
+            config.bounded(),
+            Arc::new(JwksCache::fixed(&keys)),
+            Arc::new(Unobserved),
+        )
     }
 
     /// The same verifier telling `observer` of its verifications (its JWKS fetches keep going
     /// to the observer it was started with).
     pub fn with_observer(self, observer: Arc<dyn VerifierObserver>) -> Verifier {
         let Inner { config, keys, .. } = &*self.inner;
-        Verifier { clock: self.clock.clone(), ..Verifier::over(config.clone(), Arc::clone(keys), observer) }
+        Verifier {
+            clock: self.clock.clone(),
+            ..Verifier::over(config.clone(), Arc::clone(keys), observer)
+        }
     }
 
-    fn over(config: VerifierConfig, keys: Arc<JwksCache>, observer: Arc<dyn VerifierObserver>) -> Verifier {
+    fn over(
+        config: VerifierConfig,
+        keys: Arc<JwksCache>,
+        observer: Arc<dyn VerifierObserver>,
+    ) -> Verifier {
         let leeway_secs = i64::try_from(config.leeway.as_secs()).unwrap_or(0);
         Verifier {
-            inner: Arc::new(Inner { config, leeway_secs, keys, observer }),
+            inner: Arc::new(Inner {
+                config,
+                leeway_secs,
+                keys,
+                observer,
+            }),
             clock: Clock::system(),
         }
     }
@@ -158,7 +174,8 @@ impl Verifier {
         method: &str,
         path: &str,
     ) -> Result<Claims, VerifyError> {
-        self.verify_at(token, method, path, self.clock.now_unix()).await
+        self.verify_at(token, method, path, self.clock.now_unix())
+            .await
     }
 
     /// Same, at a given time (seconds since epoch) — what tests use.
@@ -173,7 +190,9 @@ impl Verifier {
         if let Err(error) = &verified {
             tracing::debug!(%error, method, path, "internal token refused");
         }
-        self.inner.observer.verified(verified.as_ref().map(|_| ()).map_err(|error| *error));
+        self.inner
+            .observer
+            .verified(verified.as_ref().map(|_| ()).map_err(|error| *error));
         verified
     }
 
@@ -200,15 +219,23 @@ impl Verifier {
         let jws = Jws::parse(token)?;
 
         let header = &jws.header;
-        ensure(is_ed25519_algorithm(header.alg.as_deref()), UnsupportedAlgorithm)?;
+        ensure(
+            is_ed25519_algorithm(header.alg.as_deref()),
+            UnsupportedAlgorithm,
+        )?;
         ensure(is_access_token_type(header.typ.as_deref()), WrongType)?;
         if let Some(name) = header.forbidden_member() {
             return Err(ForbiddenHeader(name));
         }
-        let kid = header.kid.as_deref().filter(|kid| !kid.is_empty()).ok_or(MissingKid)?;
+        let kid = header
+            .kid
+            .as_deref()
+            .filter(|kid| !kid.is_empty())
+            .ok_or(MissingKid)?;
         let signature = jws.signature()?;
         let key = self.inner.keys.key_for(kid).await.ok_or(UnknownKey)?;
-        key.verify_strict(jws.signing_input.as_bytes(), &signature).map_err(|_| BadSignature)?;
+        key.verify_strict(jws.signing_input.as_bytes(), &signature)
+            .map_err(|_| BadSignature)?;
 
         let claims = jws.claims::<RawClaims>()?.into_claims()?;
         let latest_start = now.saturating_add(self.inner.leeway_secs);
@@ -216,8 +243,14 @@ impl Verifier {
         ensure(claims.aud.contains(&config.audience), AudienceMismatch)?;
         ensure(claims.nbf <= latest_start, NotYetValid)?;
         ensure(claims.iat <= latest_start, IssuedInFuture)?;
-        ensure(now < claims.exp.saturating_add(self.inner.leeway_secs), Expired)?;
-        ensure(claims.exp.saturating_sub(claims.iat) <= TOKEN_LIFETIME_SECS, LifetimeTooLong)?;
+        ensure(
+            now < claims.exp.saturating_add(self.inner.leeway_secs),
+            Expired,
+        )?;
+        ensure(
+            claims.exp.saturating_sub(claims.iat) <= TOKEN_LIFETIME_SECS,
+            LifetimeTooLong,
+        )?;
         ensure(!claims.sub.is_empty(), MissingClaim("sub"))?;
         ensure(!claims.jti.is_empty(), MissingClaim("jti"))?;
         ensure(!claims.sid.is_empty(), MissingClaim("sid"))?;

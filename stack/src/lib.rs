@@ -28,7 +28,12 @@ impl Running {
     {
         let (tx, rx) = oneshot::channel();
         let task = tokio::spawn(run_until(rx));
-        Running { addr, metrics_addr, shutdown: Some(tx), task }
+        Running {
+            addr,
+            metrics_addr,
+            shutdown: Some(tx),
+            task,
+        }
     }
 
     /// The address the service listens on.
@@ -51,7 +56,10 @@ impl Running {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        (&mut self.task).await.context("server task panicked")?.context("server failed")?;
+        (&mut self.task)
+            .await
+            .context("server task panicked")?
+            .context("server failed")?;
         Ok(())
     }
 }
@@ -74,24 +82,45 @@ pub async fn start_identity_with_state(
     config: identity::Config,
     clock: Clock,
 ) -> anyhow::Result<(Running, identity::AppState)> {
-    let server = identity::Server::bind(config, clock).await.context("identity did not start")?;
+    let server = identity::Server::bind(config, clock)
+        .await
+        .context("identity did not start")?;
     let (addr, metrics_addr) = (server.local_addr(), server.metrics_addr());
     let state = server.state().clone();
-    Ok((Running::spawn(addr, metrics_addr, |rx| server.run_until(async move { let _ = rx.await; })), state))
+    Ok((
+        Running::spawn(addr, metrics_addr, |rx| {
+            server.run_until(async move {
+                let _ = rx.await;
+            })
+        }),
+        state,
+    ))
 }
 
 /// Starts core-api with `config`.
 pub async fn start_core_api(config: core_api::Config) -> anyhow::Result<Running> {
-    let server = core_api::Server::bind(config).await.context("core-api did not start")?;
+    let server = core_api::Server::bind(config)
+        .await
+        .context("core-api did not start")?;
     let (addr, metrics_addr) = (server.local_addr(), server.metrics_addr());
-    Ok(Running::spawn(addr, metrics_addr, |rx| server.run_until(async move { let _ = rx.await; })))
+    Ok(Running::spawn(addr, metrics_addr, |rx| {
+        server.run_until(async move {
+            let _ = rx.await;
+        })
+    }))
 }
 
 /// Starts edge with `config`.
 pub async fn start_edge(config: edge::Config) -> anyhow::Result<Running> {
-    let server = edge::Server::bind(config).await.context("edge did not start")?;
+    let server = edge::Server::bind(config)
+        .await
+        .context("edge did not start")?;
     let (addr, metrics_addr) = (server.local_addr(), server.metrics_addr());
-    Ok(Running::spawn(addr, metrics_addr, |rx| server.run_until(async move { let _ = rx.await; })))
+    Ok(Running::spawn(addr, metrics_addr, |rx| {
+        server.run_until(async move {
+            let _ = rx.await;
+        })
+    }))
 }
 
 /// The three services, wired to each other.
@@ -121,5 +150,10 @@ pub async fn start(
     edge_config.identity_url = identity.url();
     edge_config.core_api_url = core_api.url();
     let edge = start_edge(edge_config).await?;
-    Ok(Stack { identity, core_api, edge, identity_state })
+    Ok(Stack {
+        identity,
+        core_api,
+        edge,
+        identity_state,
+    })
 }

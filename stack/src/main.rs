@@ -13,10 +13,18 @@ use service_kit::telemetry::LogFormat;
 #[command(version, about)]
 struct Args {
     /// identity's store.
-    #[arg(long, env = "IDENTITY_DATABASE_URL", default_value = "sqlite://data/identity.db")]
+    #[arg(
+        long,
+        env = "IDENTITY_DATABASE_URL",
+        default_value = "sqlite://data/identity.db"
+    )]
     identity_database_url: String,
     /// core-api's store.
-    #[arg(long, env = "CORE_API_DATABASE_URL", default_value = "sqlite://data/core-api.db")]
+    #[arg(
+        long,
+        env = "CORE_API_DATABASE_URL",
+        default_value = "sqlite://data/core-api.db"
+    )]
     core_api_database_url: String,
     /// The signing-key directory; a first key is created there if it holds none.
     #[arg(long, env = "KEYS_DIR", default_value = "keys")]
@@ -32,13 +40,21 @@ struct Args {
 
 /// The three metrics listeners from `STACK_METRICS_ADDR`: edge's, identity's, core-api's.
 fn metrics_addrs(MetricsAddr(base): MetricsAddr) -> anyhow::Result<[MetricsAddr; 3]> {
-    let Some(base) = base else { return Ok([MetricsAddr(None); 3]) };
+    let Some(base) = base else {
+        return Ok([MetricsAddr(None); 3]);
+    };
     let at = |offset: u16| -> anyhow::Result<MetricsAddr> {
         if base.port() == 0 {
             return Ok(MetricsAddr(Some(base)));
         }
-        let port = base.port().checked_add(offset).context("STACK_METRICS_ADDR: the port is too high")?;
-        Ok(MetricsAddr(Some(std::net::SocketAddr::new(base.ip(), port))))
+        let port = base
+            .port()
+            .checked_add(offset)
+            .context("STACK_METRICS_ADDR: the port is too high")?;
+        Ok(MetricsAddr(Some(std::net::SocketAddr::new(
+            base.ip(),
+            port,
+        ))))
     };
     Ok([at(0)?, at(1)?, at(2)?])
 }
@@ -79,7 +95,11 @@ async fn main() -> anyhow::Result<()> {
     println!("  edge (public):     {edge_url}   <- open this ({public_url})");
     println!("  identity (private): {}", stack.identity.url());
     println!("  core-api (private): {}", stack.core_api.url());
-    for (name, running) in [("edge", &stack.edge), ("identity", &stack.identity), ("core-api", &stack.core_api)] {
+    for (name, running) in [
+        ("edge", &stack.edge),
+        ("identity", &stack.identity),
+        ("core-api", &stack.core_api),
+    ] {
         if let Some(addr) = running.metrics_addr() {
             println!("  metrics of {name}: http://{addr}/metrics");
         }

@@ -322,14 +322,25 @@ async fn sign_out(State(state): State<AppState>, request: Request) -> Result<Res
 }
 
 /// The first step of every state-changing auth request: only the public origin may make it.
-fn origin_checked(state: &AppState, request: Request) -> Result<(Parts, axum::body::Body), EdgeError> {
+fn origin_checked(
+    state: &AppState,
+    request: Request,
+) -> Result<(Parts, axum::body::Body), EdgeError> {
     let (parts, body) = request.into_parts();
-    check_origin(&parts.method, &parts.headers, &state.public_origin, Endpoint::Other)?;
+    check_origin(
+        &parts.method,
+        &parts.headers,
+        &state.public_origin,
+        Endpoint::Other,
+    )?;
     Ok((parts, body))
 }
 
 /// A state-changing request's JSON object body: JSON only, within the limit, empty meaning `{}`.
-async fn json_object(parts: &Parts, body: axum::body::Body) -> Result<serde_json::Map<String, Value>, EdgeError> {
+async fn json_object(
+    parts: &Parts,
+    body: axum::body::Body,
+) -> Result<serde_json::Map<String, Value>, EdgeError> {
     let bytes = read_limited(&parts.headers, body, AUTH_BODY_LIMIT).await?;
     parse_object(&parts.headers, &bytes, Encodings::Json)
 }
@@ -378,7 +389,9 @@ fn device_cookie(
             state
                 .device_cookie
                 .set(token.expose_secret(), Some(crate::cookie::DEVICE_MAX_AGE))
-                .ok_or_else(|| EdgeError::identity_contract("issued device token is not cookie-safe"))
+                .ok_or_else(|| {
+                    EdgeError::identity_contract("issued device token is not cookie-safe")
+                })
         })
         .transpose()
 }

@@ -41,7 +41,10 @@ fn render(mails: &[OutboxMail]) -> String {
             let link = escape(link);
             main.push_str(&format!("<li><a href=\"{link}\">{link}</a></li>"));
         }
-        main.push_str(&format!("</ul><pre>{}</pre></article>\n", escape(&mail.text)));
+        main.push_str(&format!(
+            "</ul><pre>{}</pre></article>\n",
+            escape(&mail.text)
+        ));
     }
     main
 }
@@ -50,7 +53,6 @@ fn render(mails: &[OutboxMail]) -> String {
 fn is_web_link(link: &str) -> bool {
     link.starts_with("http://") || link.starts_with("https://")
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -10,7 +10,6 @@ pub use service_kit::html::escape_html as escape;
 use super::assets::{css_url, js_url};
 use crate::origin::{is_safe_callback, PublicOrigin};
 
-
 /// `next` when it is a same-origin path (one leading `/`, no `//` or `\`, Better-Auth's
 /// character set), else `None`: sign-in never sends the browser elsewhere.
 pub fn safe_next<'a>(next: Option<&'a str>, public: &PublicOrigin) -> Option<&'a str> {

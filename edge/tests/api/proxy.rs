@@ -119,7 +119,11 @@ async fn a_proxied_call_carries_a_fresh_token_and_none_of_the_browsers_credentia
 #[tokio::test]
 async fn a_missing_or_odd_request_id_is_replaced_by_a_uuid() {
     let edge = TestEdge::start().await;
-    for request_id in [None, Some("has spaces and ; semicolons"), Some("sane-but-untrusted")] {
+    for request_id in [
+        None,
+        Some("has spaces and ; semicolons"),
+        Some("sane-but-untrusted"),
+    ] {
         let mut request = edge
             .get("/api/profile")
             .header("cookie", session_cookie(SECRET));

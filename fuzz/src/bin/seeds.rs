@@ -62,8 +62,12 @@ fn seeds() -> std::io::Result<Vec<(&'static str, Vec<(&'static str, Vec<u8>)>)>>
     // A key made now from the OS's randomness: no private key is ever committed (the file this
     // seed becomes is ignored by git; fuzz/run.sh and fuzz/ci.sh write the seeds before a run).
     let mut seed = [0u8; 32];
-    fs::File::open("/dev/urandom").and_then(|mut random| std::io::Read::read_exact(&mut random, &mut seed))?;
-    let pem = SigningKey::from_bytes(&seed).to_pkcs8_pem(LineEnding::LF).map(|pem| pem.to_string()).unwrap_or_default();
+    fs::File::open("/dev/urandom")
+        .and_then(|mut random| std::io::Read::read_exact(&mut random, &mut seed))?;
+    let pem = SigningKey::from_bytes(&seed)
+        .to_pkcs8_pem(LineEnding::LF)
+        .map(|pem| pem.to_string())
+        .unwrap_or_default();
 
     let form = |ip: &str, ua: &str| {
         format!(
@@ -126,5 +130,7 @@ fn seeds() -> std::io::Result<Vec<(&'static str, Vec<(&'static str, Vec<u8>)>)>>
 /// The RFC 7638 thumbprint of an Ed25519 public key made from `seed`.
 fn gatehouse_kid(seed: &[u8; 32]) -> String {
     let public = SigningKey::from_bytes(seed).verifying_key();
-    shared_claims::Jwk::ed25519(public.as_bytes()).kid.unwrap_or_default()
+    shared_claims::Jwk::ed25519(public.as_bytes())
+        .kid
+        .unwrap_or_default()
 }

@@ -21,7 +21,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::ApiError;
-use crate::sessions::{self, cookie_max_age, is_fresh, Client, LiveSession, Session, SessionJson, SessionToken};
+use crate::sessions::{
+    self, cookie_max_age, is_fresh, Client, LiveSession, Session, SessionJson, SessionToken,
+};
 use crate::users::{User, UserJson};
 use crate::AppState;
 
@@ -79,7 +81,8 @@ async fn authenticate(state: &AppState, credentials: &Credentials) -> Result<Cal
 }
 
 fn parse_client(ip: &str, user_agent: &str) -> Result<Client, ApiError> {
-    Client::parse(ip, user_agent).ok_or_else(|| ApiError::Validation("[body.client_ip] Invalid IP address.".into()))
+    Client::parse(ip, user_agent)
+        .ok_or_else(|| ApiError::Validation("[body.client_ip] Invalid IP address.".into()))
 }
 
 /// A new session and its secret token.
@@ -151,7 +154,10 @@ mod tests {
         assert!(absent.email.is_none());
         let null: Probe = serde_json::from_str(r#"{"image": null, "email": null}"#).unwrap();
         assert_eq!(null.image, Some(None));
-        assert!(null.email.is_some(), "an email key of any value counts as sent");
+        assert!(
+            null.email.is_some(),
+            "an email key of any value counts as sent"
+        );
         let value: Probe = serde_json::from_str(r#"{"image": "a.png", "email": 5}"#).unwrap();
         assert_eq!(value.image, Some(Some("a.png".into())));
         assert!(serde_json::from_str::<Probe>(r#"{"image": 5}"#).is_err());

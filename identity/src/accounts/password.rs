@@ -60,8 +60,11 @@ pub async fn change_password(
     let user_id = caller.live.user.id.as_str();
 
     // A current password outside the limits was never accepted, so it cannot match.
-    let current = Password::parse(request.current_password).map_err(|_| ApiError::InvalidPassword)?;
-    let stored = users::password_hash(state.pool(), user_id).await?.ok_or(ApiError::Unauthorized)?;
+    let current =
+        Password::parse(request.current_password).map_err(|_| ApiError::InvalidPassword)?;
+    let stored = users::password_hash(state.pool(), user_id)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
     if !state.hasher().verify(current, Some(stored.clone())).await? {
         tracing::info!(user_id, "password change refused: wrong current password");
         return Err(ApiError::InvalidPassword);
@@ -72,13 +75,16 @@ pub async fn change_password(
     // out another writer) instead of failing a read-to-write upgrade.
     let now = caller.now;
     let mut transaction = state.pool().begin().await?;
-    let Some(user) = users::replace_password_hash(&mut *transaction, user_id, &stored, &new_hash, now).await? else {
+    let Some(user) =
+        users::replace_password_hash(&mut *transaction, user_id, &stored, &new_hash, now).await?
+    else {
         // Another change won the race since the current password was checked.
         return Err(ApiError::InvalidPassword);
     };
     let new_session = match SessionsAfterChange::asked(request.revoke_other_sessions) {
         SessionsAfterChange::KeepCurrent => {
-            sessions::revoke_all_but(&mut *transaction, user_id, &caller.live.session.id, now).await?;
+            sessions::revoke_all_but(&mut *transaction, user_id, &caller.live.session.id, now)
+                .await?;
             None
         }
         SessionsAfterChange::ReplaceAll => {
@@ -86,9 +92,16 @@ pub async fn change_password(
             let token = SessionToken::generate();
             let remember = caller.live.session.times.remember;
             let policy = state.session_policy();
-            let session =
-                sessions::create(&mut *transaction, user_id, &token.hash(), &caller.client, remember, now, policy)
-                    .await?;
+            let session = sessions::create(
+                &mut *transaction,
+                user_id,
+                &token.hash(),
+                &caller.client,
+                remember,
+                now,
+                policy,
+            )
+            .await?;
             Some(NewSession { session, token })
         }
     };
@@ -111,8 +124,14 @@ mod tests {
 
     #[test]
     fn a_password_change_always_ends_the_other_sessions_and_the_current_only_when_asked() {
-        assert_eq!(SessionsAfterChange::asked(false), SessionsAfterChange::KeepCurrent);
-        assert_eq!(SessionsAfterChange::asked(true), SessionsAfterChange::ReplaceAll);
+        assert_eq!(
+            SessionsAfterChange::asked(false),
+            SessionsAfterChange::KeepCurrent
+        );
+        assert_eq!(
+            SessionsAfterChange::asked(true),
+            SessionsAfterChange::ReplaceAll
+        );
     }
 
     #[test]
@@ -121,7 +140,8 @@ mod tests {
                       "current_password":"old password","new_password":"new password"}"#;
         let request: ChangePasswordRequest = serde_json::from_str(body).unwrap();
         assert!(!request.revoke_other_sessions);
-        let missing = r#"{"session_token":"t","client_ip":"127.0.0.1","user_agent":"ua","new_password":"x"}"#;
+        let missing =
+            r#"{"session_token":"t","client_ip":"127.0.0.1","user_agent":"ua","new_password":"x"}"#;
         assert!(serde_json::from_str::<ChangePasswordRequest>(missing).is_err());
     }
 }

@@ -79,13 +79,20 @@ pub async fn update_user(
     JsonBody(request): JsonBody<UpdateUserRequest>,
 ) -> Result<Response, ApiError> {
     let caller = authenticate(&state, &request.credentials).await?;
-    let change = ProfileChange::parse(request.name.as_deref(), request.image, request.email.is_some())?;
+    let change = ProfileChange::parse(
+        request.name.as_deref(),
+        request.image,
+        request.email.is_some(),
+    )?;
     let user_id = &caller.live.user.id;
     let user = users::update_profile(state.pool(), user_id, &change, caller.now)
         .await?
         .ok_or(ApiError::Unauthorized)?;
     tracing::info!(user_id = %user_id, "profile changed");
-    Ok(Json(Updated { user: user.to_json() }).into_response())
+    Ok(Json(Updated {
+        user: user.to_json(),
+    })
+    .into_response())
 }
 
 /// `POST /v1/user/delete` → `{success: true}`: the user, their sessions and tokens are gone.
@@ -98,7 +105,9 @@ pub async fn delete_user(
     let confirmation = match request.password {
         None => Confirmation::None,
         Some(password) => {
-            let stored = users::password_hash(state.pool(), user_id).await?.ok_or(ApiError::Unauthorized)?;
+            let stored = users::password_hash(state.pool(), user_id)
+                .await?
+                .ok_or(ApiError::Unauthorized)?;
             // A password outside the limits was never accepted, so it cannot match.
             let matches = match Password::parse(password) {
                 Ok(attempt) => state.hasher().verify(attempt, Some(stored)).await?,
@@ -134,25 +143,40 @@ mod tests {
     #[test]
     fn deletion_needs_the_password_or_a_fresh_session() {
         assert!(may_delete(Confirmation::None, true).is_ok());
-        assert!(matches!(may_delete(Confirmation::None, false), Err(ApiError::SessionNotFresh)));
+        assert!(matches!(
+            may_delete(Confirmation::None, false),
+            Err(ApiError::SessionNotFresh)
+        ));
         assert!(may_delete(Confirmation::CorrectPassword, false).is_ok());
         assert!(may_delete(Confirmation::CorrectPassword, true).is_ok());
     }
 
     #[test]
     fn a_wrong_password_is_refused_even_on_a_fresh_session() {
-        assert!(matches!(may_delete(Confirmation::WrongPassword, true), Err(ApiError::InvalidPassword)));
-        assert!(matches!(may_delete(Confirmation::WrongPassword, false), Err(ApiError::InvalidPassword)));
+        assert!(matches!(
+            may_delete(Confirmation::WrongPassword, true),
+            Err(ApiError::InvalidPassword)
+        ));
+        assert!(matches!(
+            may_delete(Confirmation::WrongPassword, false),
+            Err(ApiError::InvalidPassword)
+        ));
     }
 
     #[test]
     fn an_update_tells_a_removed_image_from_an_untouched_one() {
         let base = r#""session_token":"t","client_ip":"127.0.0.1","user_agent":"ua""#;
-        let untouched: UpdateUserRequest = serde_json::from_str(&format!(r#"{{{base},"name":"Ada"}}"#)).unwrap();
-        assert_eq!((untouched.name.as_deref(), untouched.image), (Some("Ada"), None));
-        let removed: UpdateUserRequest = serde_json::from_str(&format!(r#"{{{base},"image":null}}"#)).unwrap();
+        let untouched: UpdateUserRequest =
+            serde_json::from_str(&format!(r#"{{{base},"name":"Ada"}}"#)).unwrap();
+        assert_eq!(
+            (untouched.name.as_deref(), untouched.image),
+            (Some("Ada"), None)
+        );
+        let removed: UpdateUserRequest =
+            serde_json::from_str(&format!(r#"{{{base},"image":null}}"#)).unwrap();
         assert_eq!(removed.image, Some(None));
-        let email: UpdateUserRequest = serde_json::from_str(&format!(r#"{{{base},"email":null}}"#)).unwrap();
+        let email: UpdateUserRequest =
+            serde_json::from_str(&format!(r#"{{{base},"email":null}}"#)).unwrap();
         assert!(email.email.is_some());
     }
 }

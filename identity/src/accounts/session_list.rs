@@ -55,7 +55,9 @@ pub struct Revoked {
 /// of the caller's sessions is for the store to say.
 fn parse_handle(handle: &str) -> Result<&str, ApiError> {
     match handle.chars().count() {
-        0 => Err(ApiError::Validation("[body.token] Session token must not be empty.".into())),
+        0 => Err(ApiError::Validation(
+            "[body.token] Session token must not be empty.".into(),
+        )),
         n if n > HANDLE_MAX_CHARS => Err(ApiError::Validation(format!(
             "[body.token] Session token must be at most {HANDLE_MAX_CHARS} characters."
         ))),
@@ -124,7 +126,10 @@ pub async fn revoke_other_sessions(
         user_agent = caller.client.user_agent.as_str(),
         "other sessions revoked by their user"
     );
-    Ok(Json(Revoked { status: true, revoked_current: false }))
+    Ok(Json(Revoked {
+        status: true,
+        revoked_current: false,
+    }))
 }
 
 /// `POST /v1/sessions/revoke-all`: revokes every session of the caller's user, the caller's
@@ -146,7 +151,10 @@ pub async fn revoke_all_sessions(
         user_agent = caller.client.user_agent.as_str(),
         "all sessions revoked by their user"
     );
-    Ok(Json(Revoked { status: true, revoked_current: true }))
+    Ok(Json(Revoked {
+        status: true,
+        revoked_current: true,
+    }))
 }
 
 #[cfg(test)]
@@ -155,10 +163,21 @@ mod tests {
 
     #[test]
     fn a_handle_is_a_non_empty_string_of_bounded_length() {
-        assert_eq!(parse_handle("0b8f6a5e-2d1c-4c55-9c1d-6f0e7a1b2c3d").unwrap().len(), 36);
-        assert!(parse_handle("not-a-uuid-but-harmless").is_ok(), "the store decides what it names");
+        assert_eq!(
+            parse_handle("0b8f6a5e-2d1c-4c55-9c1d-6f0e7a1b2c3d")
+                .unwrap()
+                .len(),
+            36
+        );
+        assert!(
+            parse_handle("not-a-uuid-but-harmless").is_ok(),
+            "the store decides what it names"
+        );
         assert!(matches!(parse_handle(""), Err(ApiError::Validation(_))));
         assert!(parse_handle(&"é".repeat(128)).is_ok());
-        assert!(matches!(parse_handle(&"x".repeat(129)), Err(ApiError::Validation(_))));
+        assert!(matches!(
+            parse_handle(&"x".repeat(129)),
+            Err(ApiError::Validation(_))
+        ));
     }
 }

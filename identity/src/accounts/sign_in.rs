@@ -12,8 +12,8 @@ use crate::devices;
 use crate::error::ApiError;
 use crate::json::JsonBody;
 use crate::lockout::{self, Subject, Verdict};
-use crate::passwords::Claim;
 use crate::metrics::SignInOutcome;
+use crate::passwords::Claim;
 use crate::sessions::{self, cookie_max_age, Client, SessionJson, SessionToken};
 use crate::users::{self, CreateUserError, Email, Name, NewUser, Password, User, UserJson};
 use crate::AppState;
@@ -118,7 +118,14 @@ pub async fn sign_up(
         image: request.image.as_deref(),
     };
     let now = state.clock().now_millis();
-    let user = match users::create(state.pool(), new_user, uuid::Uuid::new_v4().to_string(), now).await {
+    let user = match users::create(
+        state.pool(),
+        new_user,
+        uuid::Uuid::new_v4().to_string(),
+        now,
+    )
+    .await
+    {
         Ok(user) => user,
         // DESIGN §14: with verification required, sign-up for a taken address answers exactly as
         // for a new one (no session either way; the password was hashed all the same) and the
@@ -148,9 +155,15 @@ pub async fn sign_up(
         let previous = request.previous_session_token.as_ref();
         let new_session = start_session(&state, &user, &client, remember, previous).await?;
         // Signing up signs this browser in: it is the owner's first device.
-        (Some(new_session), Some(devices::issue(state.pool(), &user.id, now).await?))
+        (
+            Some(new_session),
+            Some(devices::issue(state.pool(), &user.id, now).await?),
+        )
     };
-    Ok(Json(SignedIn::new(&user, new_session.as_ref(), now).with_device(device.as_ref())).into_response())
+    Ok(
+        Json(SignedIn::new(&user, new_session.as_ref(), now).with_device(device.as_ref()))
+            .into_response(),
+    )
 }
 
 /// `POST /v1/sign-in`: one answer for an unknown email and a wrong password, in the same time.
@@ -168,17 +181,27 @@ pub async fn sign_in(
     // The device first (one indexed lookup, only when a cookie was presented): its owner may use
     // the places in the hashing queue that a flood from elsewhere cannot take.
     let device = match &request.device_token {
-        Some(presented) => devices::recognise(state.pool(), presented.expose_secret(), &email, now).await?,
+        Some(presented) => {
+            devices::recognise(state.pool(), presented.expose_secret(), &email, now).await?
+        }
         None => None,
     };
     // Then a place in the hashing queue, so a busy server counts no failure against anyone.
-    let claim = if device.is_some() { Claim::Owner } else { Claim::Anyone };
-    let slot = state.hasher().reserve(claim).inspect_err(|_| state.metrics().sign_in(SignInOutcome::Busy))?;
+    let claim = if device.is_some() {
+        Claim::Owner
+    } else {
+        Claim::Anyone
+    };
+    let slot = state
+        .hasher()
+        .reserve(claim)
+        .inspect_err(|_| state.metrics().sign_in(SignInOutcome::Busy))?;
     let subject = match &device {
         Some(hash) => Subject::Device(hash),
         None => Subject::Address(&email),
     };
-    let verdict = lockout::begin_attempt(state.pool(), subject, now, state.lockout_policy()).await?;
+    let verdict =
+        lockout::begin_attempt(state.pool(), subject, now, state.lockout_policy()).await?;
     if let Verdict::Locked { retry_after_secs } = verdict {
         state.metrics().sign_in(SignInOutcome::Locked);
         tracing::info!(
@@ -192,7 +215,8 @@ pub async fn sign_in(
     }
     // A password outside the limits was never accepted at sign-up, so it cannot match; refusing
     // it here depends on nothing about the account (the attempt is already counted).
-    let attempt = Password::parse(request.password).map_err(|_| ApiError::InvalidEmailOrPassword)?;
+    let attempt =
+        Password::parse(request.password).map_err(|_| ApiError::InvalidEmailOrPassword)?;
 
     let (user, stored_hash) = users::find_by_email(state.pool(), &email)
         .await?
@@ -252,7 +276,10 @@ pub async fn sign_in(
         Some(_) => None,
         None => Some(devices::issue(state.pool(), &user.id, now).await?),
     };
-    Ok(Json(SignedIn::new(&user, Some(&new_session), now).with_device(new_device.as_ref())).into_response())
+    Ok(
+        Json(SignedIn::new(&user, Some(&new_session), now).with_device(new_device.as_ref()))
+            .into_response(),
+    )
 }
 
 /// `POST /v1/session`: the session behind a cookie, with sliding expiry applied.
@@ -289,7 +316,11 @@ pub async fn sign_out(
     if let Some(token) = &request.session_token {
         let now = state.clock().now_millis();
         if sessions::revoke_by_token(state.pool(), token.expose_secret(), now).await? {
-            tracing::info!(event = "session.revoked", reason = "sign_out", "session signed out");
+            tracing::info!(
+                event = "session.revoked",
+                reason = "sign_out",
+                "session signed out"
+            );
         }
     }
     Ok(Json(SignedOut { success: true }))

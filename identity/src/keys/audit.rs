@@ -77,13 +77,24 @@ fn user_name(uid: u32) -> Option<String> {
     let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
     let mut found: *mut libc::passwd = std::ptr::null_mut();
     // SAFETY: every pointer is valid for the call, and `buffer.len()` is the buffer's size.
-    let status = unsafe { libc::getpwuid_r(uid, &mut entry, buffer.as_mut_ptr(), buffer.len(), &mut found) };
+    let status = unsafe {
+        libc::getpwuid_r(
+            uid,
+            &mut entry,
+            buffer.as_mut_ptr(),
+            buffer.len(),
+            &mut found,
+        )
+    };
     if status != 0 || found.is_null() || entry.pw_name.is_null() {
         return None;
     }
     // SAFETY: on success `pw_name` points to a NUL-terminated string inside `buffer`, alive here.
     let name = unsafe { std::ffi::CStr::from_ptr(entry.pw_name) };
-    name.to_str().ok().filter(|name| !name.is_empty()).map(str::to_owned)
+    name.to_str()
+        .ok()
+        .filter(|name| !name.is_empty())
+        .map(str::to_owned)
 }
 
 #[cfg(test)]

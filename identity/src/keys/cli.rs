@@ -130,7 +130,10 @@ impl From<KeyError> for Failure {
 pub fn run(args: KeysArgs, clock: &Clock) -> i32 {
     let changes = matches!(
         args.command,
-        KeysCommand::Init { .. } | KeysCommand::Rotate { .. } | KeysCommand::Revoke { .. } | KeysCommand::Prune
+        KeysCommand::Init { .. }
+            | KeysCommand::Rotate { .. }
+            | KeysCommand::Revoke { .. }
+            | KeysCommand::Prune
     );
     let judged = changes || matches!(args.command, KeysCommand::List);
     let dir = KeyDir::new(&args.keys_dir).group_readable(args.keys_group_readable);
@@ -180,14 +183,20 @@ fn report_after_change(dir: &KeyDir) {
     }
     // The ring applies a change whose keys.json and listed keys load (see KeyRing::reload).
     let listed_ok = dir.read_schedule().is_ok_and(|schedule| {
-        schedule.keys.iter().filter(|meta| meta.revoked_at.is_none()).all(|meta| dir.read_private_key(&meta.kid).is_ok())
+        schedule
+            .keys
+            .iter()
+            .filter(|meta| meta.revoked_at.is_none())
+            .all(|meta| dir.read_private_key(&meta.kid).is_ok())
     });
     if listed_ok {
         eprintln!("identity keys: a running identity applies this change; it reports the file above in /readyz until it is fixed or removed");
     } else if dir.read_schedule().is_ok() {
         eprintln!("identity keys: a running identity applies only the revocations until the listed key files are fixed; it keeps its last good ring otherwise");
     } else {
-        eprintln!("identity keys: a running identity keeps its last good ring until keys.json is fixed");
+        eprintln!(
+            "identity keys: a running identity keeps its last good ring until keys.json is fixed"
+        );
     }
 }
 
@@ -431,8 +440,16 @@ mod tests {
         let before = std::fs::read_dir(&keys).expect("listed").count();
         let audit = std::fs::read_to_string(keys.join("audit.log")).expect("audit log");
         assert_eq!(run(args(&keys, &["init", "--if-missing"]), &clock), 0);
-        assert_eq!(std::fs::read_dir(&keys).expect("listed").count(), before, "--if-missing adds no file");
-        assert_eq!(std::fs::read_to_string(keys.join("audit.log")).expect("audit log"), audit, "nor an audit line");
+        assert_eq!(
+            std::fs::read_dir(&keys).expect("listed").count(),
+            before,
+            "--if-missing adds no file"
+        );
+        assert_eq!(
+            std::fs::read_to_string(keys.join("audit.log")).expect("audit log"),
+            audit,
+            "nor an audit line"
+        );
         let mode = std::fs::metadata(&keys)
             .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()));
         assert_eq!(mode.expect("created") & 0o777, 0o700);

@@ -225,11 +225,21 @@ pub fn prune(
     let pruned: Vec<(&Kid, &str)> = revoked
         .iter()
         .map(|k| (k, "revoked"))
-        .chain(expired.iter().map(|k| (k, "retired past the publication window")))
+        .chain(
+            expired
+                .iter()
+                .map(|k| (k, "retired past the publication window")),
+        )
         .collect();
     // The audit lines go first: a change the log does not show cannot happen.
     for (kid, why) in &pruned {
-        keys.append_audit(&AuditEntry::new(now, AuditVerb::Prune, kid, actor, Some((*why).to_owned())))?;
+        keys.append_audit(&AuditEntry::new(
+            now,
+            AuditVerb::Prune,
+            kid,
+            actor,
+            Some((*why).to_owned()),
+        ))?;
     }
     if !expired.is_empty() {
         schedule.keys.retain(|k| !expired.contains(&k.kid));

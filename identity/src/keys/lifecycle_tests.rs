@@ -212,7 +212,10 @@ fn audit_lines_carry_the_uid_and_are_written_before_the_change() {
     let config = KeyRingConfig::default();
     let first = init(&dir, &clock, "alice").expect("init");
     let line = &audit_lines(&dir)[0];
-    assert_eq!(line["uid"], serde_json::json!(crate::keys::audit::current_uid()));
+    assert_eq!(
+        line["uid"],
+        serde_json::json!(crate::keys::audit::current_uid())
+    );
     assert_eq!(line["actor"], "alice");
 
     // Make the schedule write fail (a directory where its temp file must go): the revoke fails,
@@ -221,11 +224,18 @@ fn audit_lines_carry_the_uid_and_are_written_before_the_change() {
     let refused = revoke(&dir, &clock, &config, &first, "leaked", true, "bob");
     assert!(refused.is_err(), "the schedule write fails");
     let lines = audit_lines(&dir);
-    assert_eq!(lines.len(), 3, "init, then revoke and the replacement's rotate: {lines:?}");
+    assert_eq!(
+        lines.len(),
+        3,
+        "init, then revoke and the replacement's rotate: {lines:?}"
+    );
     assert_eq!(lines[1]["verb"], "revoke");
     assert_eq!(lines[1]["actor"], "bob");
     assert!(lines[1]["uid"].is_u64());
     assert_eq!(lines[2]["verb"], "rotate");
     let schedule = KeyDir::new(&dir).read_schedule().expect("reads");
-    assert!(schedule.keys.iter().all(|k| k.revoked_at.is_none()), "the change itself did not happen");
+    assert!(
+        schedule.keys.iter().all(|k| k.revoked_at.is_none()),
+        "the change itself did not happen"
+    );
 }

@@ -175,7 +175,10 @@ impl KeyRing {
                 return Err(error);
             }
         };
-        let unlisted = dir.check_pem_permissions().err().map(|error| error.to_string());
+        let unlisted = dir
+            .check_pem_permissions()
+            .err()
+            .map(|error| error.to_string());
         if let Some(problem) = &unlisted {
             tracing::error!(dir = %dir.path().display(), %problem, "key directory has a bad file; the change it lists is applied anyway");
         }
@@ -197,22 +200,37 @@ impl KeyRing {
 
     /// What is wrong with the key directory while the last good ring serves, if anything.
     pub fn problem(&self) -> Option<String> {
-        self.inner.problem.read().unwrap_or_else(PoisonError::into_inner).clone()
+        self.inner
+            .problem
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     fn set_problem(&self, problem: Option<String>) {
-        *self.inner.problem.write().unwrap_or_else(PoisonError::into_inner) = problem;
+        *self
+            .inner
+            .problem
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = problem;
     }
 
     /// The current ring with every key that `schedule` revokes revoked too: it stops signing and
     /// leaves the JWKS at once, whatever else is wrong with the directory.
     fn apply_revocations(&self, schedule: &Schedule) {
-        let mut lock = self.inner.current.write().unwrap_or_else(PoisonError::into_inner);
+        let mut lock = self
+            .inner
+            .current
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         let mut schedule_now = lock.schedule.clone();
         let mut signers = lock.signers.clone();
         let mut applied = Vec::new();
         for (index, meta) in schedule_now.keys.iter_mut().enumerate() {
-            let revoked = schedule.keys.iter().find(|k| k.kid == meta.kid && k.revoked_at.is_some());
+            let revoked = schedule
+                .keys
+                .iter()
+                .find(|k| k.kid == meta.kid && k.revoked_at.is_some());
             if let (Some(revoked), None) = (revoked, meta.revoked_at) {
                 meta.revoked_at = revoked.revoked_at;
                 meta.revoked_reason = revoked.revoked_reason.clone();
@@ -224,7 +242,11 @@ impl KeyRing {
             return;
         }
         tracing::error!(dir = %self.inner.dir.path().display(), ?applied, "key directory invalid; applied its revocations to the last good key ring");
-        *lock = Arc::new(Loaded { schedule: schedule_now, signers, fingerprint: lock.fingerprint.clone() });
+        *lock = Arc::new(Loaded {
+            schedule: schedule_now,
+            signers,
+            fingerprint: lock.fingerprint.clone(),
+        });
     }
 
     /// Polls the directory every `interval` and reloads when it changed; an invalid change is
@@ -324,7 +346,10 @@ impl KeyRing {
 
     /// How long ago (ms) the key that signs at `now` was created; `None` when no key signs.
     pub fn signing_key_age_ms(&self, now: i64) -> Option<i64> {
-        self.current().schedule.signer(now).map(|key| now.saturating_sub(key.created_at).max(0))
+        self.current()
+            .schedule
+            .signer(now)
+            .map(|key| now.saturating_sub(key.created_at).max(0))
     }
 
     /// The timings this ring was loaded with.

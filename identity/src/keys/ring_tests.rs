@@ -380,18 +380,32 @@ fn a_revocation_is_applied_although_an_unlisted_stray_pem_is_bad_and_the_problem
     clock.advance(Duration::from_secs(1));
     let stray = add_stray_backup(&dir, &first);
     // Revoking the signer writes a replacement that signs at once.
-    let revoked = lifecycle::revoke(dir.path(), &clock, &KeyRingConfig::default(), &first, "leaked", true, "test")
-        .expect("revoked");
+    let revoked = lifecycle::revoke(
+        dir.path(),
+        &clock,
+        &KeyRingConfig::default(),
+        &first,
+        "leaked",
+        true,
+        "test",
+    )
+    .expect("revoked");
     let replacement = revoked.replacement.expect("a fresh key signs").to_string();
 
-    ring.reload().expect("the listed files are good, so the change applies");
+    ring.reload()
+        .expect("the listed files are good, so the change applies");
 
     assert_eq!(ring.signing_kid(), Some(replacement.clone()));
     assert_eq!(kids(&ring.jwks()), [replacement]);
     let problem = ring.problem().expect("the stray file is reported");
     assert!(problem.contains("backup-of-old-key.pem"), "{problem}");
-    let token = ring.sign(&claims(clock.now_millis() / 1000)).expect("signs");
-    assert_ne!(verify_with_jwks(&token, &ring.jwks())["kid"], first.as_str());
+    let token = ring
+        .sign(&claims(clock.now_millis() / 1000))
+        .expect("signs");
+    assert_ne!(
+        verify_with_jwks(&token, &ring.jwks())["kid"],
+        first.as_str()
+    );
 
     fs::remove_file(stray).expect("removed");
     ring.reload().expect("clean again");
@@ -402,20 +416,52 @@ fn a_revocation_is_applied_although_an_unlisted_stray_pem_is_bad_and_the_problem
 fn a_revocation_in_a_parsing_keys_json_is_applied_even_when_a_listed_key_file_is_bad() {
     let (dir, clock, first) = initialized();
     clock.advance(Duration::from_secs(1));
-    let second = lifecycle::rotate(dir.path(), &clock, &KeyRingConfig::default(), Duration::from_secs(180), false, "test")
-        .expect("rotated")
-        .kid;
+    let second = lifecycle::rotate(
+        dir.path(),
+        &clock,
+        &KeyRingConfig::default(),
+        Duration::from_secs(180),
+        false,
+        "test",
+    )
+    .expect("rotated")
+    .kid;
     let ring = load(&dir, &clock);
     assert_eq!(kids(&ring.jwks()).len(), 2);
     // The signing key's file becomes group-readable (a listed file: the ring cannot switch)...
-    fs::set_permissions(dir.path().join(first.pem_file_name()), fs::Permissions::from_mode(0o640)).expect("chmod");
+    fs::set_permissions(
+        dir.path().join(first.pem_file_name()),
+        fs::Permissions::from_mode(0o640),
+    )
+    .expect("chmod");
     // ...and the pending key is revoked.
-    lifecycle::revoke(dir.path(), &clock, &KeyRingConfig::default(), &second, "mistake", false, "test")
-        .expect("revoked");
+    lifecycle::revoke(
+        dir.path(),
+        &clock,
+        &KeyRingConfig::default(),
+        &second,
+        "mistake",
+        false,
+        "test",
+    )
+    .expect("revoked");
 
     let error = ring.reload().expect_err("a listed key file is bad");
-    assert!(matches!(error, KeyError::InsecurePermissions { .. }), "{error}");
-    assert_eq!(kids(&ring.jwks()), [first.to_string()], "the revoked key left the JWKS anyway");
-    assert_eq!(ring.signing_kid(), Some(first.to_string()), "the last good signer keeps signing");
-    assert!(ring.problem().is_some_and(|p| p.contains(&first.pem_file_name())));
+    assert!(
+        matches!(error, KeyError::InsecurePermissions { .. }),
+        "{error}"
+    );
+    assert_eq!(
+        kids(&ring.jwks()),
+        [first.to_string()],
+        "the revoked key left the JWKS anyway"
+    );
+    assert_eq!(
+        ring.signing_kid(),
+        Some(first.to_string()),
+        "the last good signer keeps signing"
+    );
+    assert!(ring
+        .problem()
+        .is_some_and(|p| p.contains(&first.pem_file_name())));
 }

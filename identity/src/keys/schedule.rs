@@ -238,7 +238,10 @@ mod rfc3339 {
             serde::de::Error::custom(format!("`{text}` is not an RFC 3339 time: {e}"))
         })?;
         // Written back in UTC with a four-digit year: a time outside that would not read back.
-        if !at.checked_to_utc().is_some_and(|utc| (0..=9999).contains(&utc.year())) {
+        if !at
+            .checked_to_utc()
+            .is_some_and(|utc| (0..=9999).contains(&utc.year()))
+        {
             return Err(serde::de::Error::custom(format!(
                 "`{text}` is outside the years 0000 to 9999 in UTC"
             )));
@@ -373,9 +376,16 @@ mod tests {
         };
         for outside in ["9999-12-31T23:59:59-01:00", "0000-01-01T00:30:00+01:00"] {
             let refused = at(outside).expect_err("outside the writable years");
-            assert!(refused.contains("outside the years 0000 to 9999"), "{refused}");
+            assert!(
+                refused.contains("outside the years 0000 to 9999"),
+                "{refused}"
+            );
         }
-        for inside in ["9999-12-31T23:59:59+01:00", "0000-01-01T00:30:00-01:00", "2025-01-01T12:00:00.123Z"] {
+        for inside in [
+            "9999-12-31T23:59:59+01:00",
+            "0000-01-01T00:30:00-01:00",
+            "2025-01-01T12:00:00.123Z",
+        ] {
             let schedule = at(inside).expect("inside the writable years");
             let written = serde_json::to_string(&schedule).expect("a schedule serializes");
             assert_eq!(Schedule::parse(&written), Ok(schedule), "{inside}");

@@ -64,7 +64,10 @@ impl KeyDir {
     /// The same directory, allowing (or not) private key files readable by their group
     /// (`KEYS_GROUP_READABLE`). Files readable by others are refused either way.
     pub fn group_readable(self, allowed: bool) -> KeyDir {
-        KeyDir { group_readable: allowed, ..self }
+        KeyDir {
+            group_readable: allowed,
+            ..self
+        }
     }
 
     /// The directory's path.
@@ -234,7 +237,11 @@ impl KeyDir {
             Err(KeyError::NotInitialized { .. }) => {}
             Err(error) => problems.push(error.to_string()),
             Ok(schedule) => {
-                for meta in schedule.keys.iter().filter(|meta| meta.revoked_at.is_none()) {
+                for meta in schedule
+                    .keys
+                    .iter()
+                    .filter(|meta| meta.revoked_at.is_none())
+                {
                     match self.read_private_key(&meta.kid) {
                         // Already said above, from the directory listing.
                         Err(KeyError::InsecurePermissions { .. }) | Ok(_) => {}
@@ -329,7 +336,11 @@ impl KeyDir {
 }
 
 fn check_private_mode(path: &Path, mode: u32, group_readable: bool) -> Result<(), KeyError> {
-    let forbidden = if group_readable { OTHER } else { GROUP_OR_OTHER };
+    let forbidden = if group_readable {
+        OTHER
+    } else {
+        GROUP_OR_OTHER
+    };
     if mode & forbidden != 0 {
         return Err(KeyError::InsecurePermissions {
             path: path.to_owned(),
@@ -414,13 +425,21 @@ mod tests {
         let key = PrivateKey::generate();
         keys.write_private_key(&key).expect("written");
         chmod(&keys.pem_path(key.kid()), 0o640);
-        let err = keys.read_private_key(key.kid()).expect_err("group-readable refused by default");
-        assert!(matches!(err, KeyError::InsecurePermissions { mode: 0o640, .. }), "{err}");
+        let err = keys
+            .read_private_key(key.kid())
+            .expect_err("group-readable refused by default");
+        assert!(
+            matches!(err, KeyError::InsecurePermissions { mode: 0o640, .. }),
+            "{err}"
+        );
         assert!(keys.check_pem_permissions().is_err());
         assert_eq!(keys.problems().len(), 1, "{:?}", keys.problems());
 
         let allowed = keys.group_readable(true);
-        assert_eq!(allowed.read_private_key(key.kid()).expect("allowed").kid(), key.kid());
+        assert_eq!(
+            allowed.read_private_key(key.kid()).expect("allowed").kid(),
+            key.kid()
+        );
         allowed.check_pem_permissions().expect("allowed");
         assert!(allowed.problems().is_empty(), "{:?}", allowed.problems());
         // A Secret volume's usual modes: 0440 and 0400.
@@ -436,8 +455,13 @@ mod tests {
         keys.write_private_key(&key).expect("written");
         for mode in [0o604, 0o644, 0o444] {
             chmod(&keys.pem_path(key.kid()), mode);
-            let err = keys.read_private_key(key.kid()).expect_err("others-readable refused");
-            assert!(matches!(err, KeyError::InsecurePermissions { .. }), "{mode:o}: {err}");
+            let err = keys
+                .read_private_key(key.kid())
+                .expect_err("others-readable refused");
+            assert!(
+                matches!(err, KeyError::InsecurePermissions { .. }),
+                "{mode:o}: {err}"
+            );
             assert!(keys.check_pem_permissions().is_err(), "{mode:o}");
             assert_eq!(keys.problems().len(), 1, "{mode:o}: {:?}", keys.problems());
         }
@@ -452,17 +476,26 @@ mod tests {
         let first = dir.path().join("..2026_01_01_00_00_00.1");
         let second = dir.path().join("..2026_01_01_00_01_00.2");
         KeyDir::new(&first).create().expect("first");
-        KeyDir::new(&first).write_schedule(&Schedule::empty()).expect("written");
+        KeyDir::new(&first)
+            .write_schedule(&Schedule::empty())
+            .expect("written");
         symlink(first.file_name().expect("name"), dir.path().join("..data")).expect("..data");
         symlink("..data/keys.json", dir.path().join(KEYS_JSON)).expect("keys.json link");
         let keys = KeyDir::new(dir.path());
         let before = keys.fingerprint();
-        assert_eq!(keys.read_schedule().expect("reads through links"), Schedule::empty());
+        assert_eq!(
+            keys.read_schedule().expect("reads through links"),
+            Schedule::empty()
+        );
 
         KeyDir::new(&second).create().expect("second");
         let mut schedule = Schedule::empty();
-        schedule.keys.push(KeyMeta::new(Kid::of_public_key(&[2; 32]), 0, 0));
-        KeyDir::new(&second).write_schedule(&schedule).expect("written");
+        schedule
+            .keys
+            .push(KeyMeta::new(Kid::of_public_key(&[2; 32]), 0, 0));
+        KeyDir::new(&second)
+            .write_schedule(&schedule)
+            .expect("written");
         let tmp = dir.path().join("..data_tmp");
         symlink(second.file_name().expect("name"), &tmp).expect("tmp link");
         fs::rename(&tmp, dir.path().join("..data")).expect("swapped");

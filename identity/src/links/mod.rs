@@ -10,7 +10,10 @@ mod reset;
 mod verification;
 
 pub use reset::{check_reset_token, request_password_reset, reset_password};
-pub use verification::{notify_owner_of_sign_up_attempt, send_verification_after_sign_up, send_verification_email, verify_email};
+pub use verification::{
+    notify_owner_of_sign_up_attempt, send_verification_after_sign_up, send_verification_email,
+    verify_email,
+};
 
 use serde::Deserialize;
 use sqlx::{Any, AnyPool, Executor};
@@ -111,7 +114,12 @@ pub async fn consume<'e>(
 }
 
 /// Why a token that could not be used was refused (read after a failed `consume`).
-pub async fn refusal(pool: &AnyPool, presented: &str, purpose: Purpose, now: i64) -> Result<Refusal, sqlx::Error> {
+pub async fn refusal(
+    pool: &AnyPool,
+    presented: &str,
+    purpose: Purpose,
+    now: i64,
+) -> Result<Refusal, sqlx::Error> {
     let Some(hash) = TokenHash::of_presented(presented) else {
         return Ok(Refusal::Invalid);
     };
@@ -129,7 +137,12 @@ pub async fn refusal(pool: &AnyPool, presented: &str, purpose: Purpose, now: i64
 }
 
 /// Whether a token would be accepted now, without using it up.
-pub async fn is_usable(pool: &AnyPool, presented: &str, purpose: Purpose, now: i64) -> Result<bool, sqlx::Error> {
+pub async fn is_usable(
+    pool: &AnyPool,
+    presented: &str,
+    purpose: Purpose,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
     let Some(hash) = TokenHash::of_presented(presented) else {
         return Ok(false);
     };
@@ -173,9 +186,11 @@ pub struct TokenRequest {
 fn callback_or(callback: Option<&str>, default: &str) -> Result<String, ApiError> {
     match callback {
         None => Ok(default.to_owned()),
-        Some(callback) if callback.is_empty() || callback.chars().count() > CALLBACK_MAX_CHARS => Err(
-            ApiError::Validation(format!("[body.callback_url] Must be 1 to {CALLBACK_MAX_CHARS} characters.")),
-        ),
+        Some(callback) if callback.is_empty() || callback.chars().count() > CALLBACK_MAX_CHARS => {
+            Err(ApiError::Validation(format!(
+                "[body.callback_url] Must be 1 to {CALLBACK_MAX_CHARS} characters."
+            )))
+        }
         Some(callback) => Ok(callback.to_owned()),
     }
 }

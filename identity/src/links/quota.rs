@@ -23,7 +23,12 @@ fn reuse_cutoff(now: i64) -> i64 {
 }
 
 /// Claims a slot for a mail of `purpose` to `email` at `now`; `false` when the quota is spent.
-pub async fn claim(pool: &AnyPool, email: &str, purpose: Purpose, now: i64) -> Result<bool, sqlx::Error> {
+pub async fn claim(
+    pool: &AnyPool,
+    email: &str,
+    purpose: Purpose,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
     for slot in 0..MAILS_PER_WINDOW {
         let claimed = sqlx::query(
             "INSERT INTO mail_quota (email, kind, slot, sent_at) VALUES ($1, $2, $3, $4) \
@@ -67,9 +72,15 @@ mod tests {
         assert!(claim_in(&mut slots, 0));
         assert!(claim_in(&mut slots, minute));
         assert!(claim_in(&mut slots, 2 * minute));
-        assert!(!claim_in(&mut slots, 3 * minute), "a fourth mail within 10 minutes");
+        assert!(
+            !claim_in(&mut slots, 3 * minute),
+            "a fourth mail within 10 minutes"
+        );
         assert!(!claim_in(&mut slots, WINDOW_MS - 1));
-        assert!(claim_in(&mut slots, WINDOW_MS), "the first mail has left the window");
+        assert!(
+            claim_in(&mut slots, WINDOW_MS),
+            "the first mail has left the window"
+        );
         assert!(!claim_in(&mut slots, WINDOW_MS + 1));
     }
 
@@ -83,8 +94,14 @@ mod tests {
             }
         }
         for &start in &sent {
-            let inside = sent.iter().filter(|&&at| at >= start && at < start + WINDOW_MS).count();
-            assert!(inside as i64 <= MAILS_PER_WINDOW, "{inside} mails in the window from {start}");
+            let inside = sent
+                .iter()
+                .filter(|&&at| at >= start && at < start + WINDOW_MS)
+                .count();
+            assert!(
+                inside as i64 <= MAILS_PER_WINDOW,
+                "{inside} mails in the window from {start}"
+            );
         }
         assert!(sent.len() >= 12, "the quota refills: {}", sent.len());
     }

@@ -8,7 +8,9 @@ use axum::Json;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use super::{callback_or, consume, is_usable, issue, millis, quota, retire_all, Purpose, TokenRequest};
+use super::{
+    callback_or, consume, is_usable, issue, millis, quota, retire_all, Purpose, TokenRequest,
+};
 use crate::error::ApiError;
 use crate::json::JsonBody;
 use crate::mail::compose::{self, DEFAULT_RESET_CALLBACK};
@@ -18,7 +20,8 @@ use crate::users::{self, Email, Password};
 use crate::AppState;
 
 /// Better-Auth's answer to every reset request.
-pub const RESET_REQUESTED_MESSAGE: &str = "If this email exists in our system, check your email for the reset link";
+pub const RESET_REQUESTED_MESSAGE: &str =
+    "If this email exists in our system, check your email for the reset link";
 
 /// `POST /v1/password/reset/request` body.
 #[derive(Deserialize)]
@@ -69,11 +72,19 @@ pub async fn request_password_reset(
             tracing::error!(error = %err, "password reset mail not sent");
         }
     });
-    Ok(Json(ResetRequested { status: true, message: RESET_REQUESTED_MESSAGE }))
+    Ok(Json(ResetRequested {
+        status: true,
+        message: RESET_REQUESTED_MESSAGE,
+    }))
 }
 
 /// Mails a reset link if `email` is a known address whose quota is not spent.
-async fn mail_reset_link(state: &AppState, email: &Email, callback: &str, now: i64) -> Result<(), sqlx::Error> {
+async fn mail_reset_link(
+    state: &AppState,
+    email: &Email,
+    callback: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
     let Some(found) = users::find_by_email(state.pool(), email).await? else {
         return Ok(());
     };
@@ -85,9 +96,30 @@ async fn mail_reset_link(state: &AppState, email: &Email, callback: &str, now: i
     let ttl = state.reset_ttl();
     let mailer = state.mailer();
     let mut transaction = state.pool().begin().await?;
-    let token = issue(&mut *transaction, Purpose::ResetPassword, &user.id, now, millis(ttl)).await?;
-    let mail = compose::reset_mail(mailer.public_url(), &user.email, token.expose_secret(), callback, &compose::ttl_text(ttl));
-    mailer.write(&mut *transaction, &mail, MailKind::PasswordReset, now, now.saturating_add(millis(ttl))).await?;
+    let token = issue(
+        &mut *transaction,
+        Purpose::ResetPassword,
+        &user.id,
+        now,
+        millis(ttl),
+    )
+    .await?;
+    let mail = compose::reset_mail(
+        mailer.public_url(),
+        &user.email,
+        token.expose_secret(),
+        callback,
+        &compose::ttl_text(ttl),
+    );
+    mailer
+        .write(
+            &mut *transaction,
+            &mail,
+            MailKind::PasswordReset,
+            now,
+            now.saturating_add(millis(ttl)),
+        )
+        .await?;
     transaction.commit().await?;
     mailer.wake();
     tracing::info!(user_id = %user.id, "password reset mail queued");
@@ -100,7 +132,13 @@ pub async fn check_reset_token(
     JsonBody(request): JsonBody<TokenRequest>,
 ) -> Result<Json<ResetLinkCheck>, ApiError> {
     let now = state.clock().now_millis();
-    let valid = is_usable(state.pool(), request.token.expose_secret(), Purpose::ResetPassword, now).await?;
+    let valid = is_usable(
+        state.pool(),
+        request.token.expose_secret(),
+        Purpose::ResetPassword,
+        now,
+    )
+    .await?;
     Ok(Json(ResetLinkCheck { valid }))
 }
 
@@ -114,7 +152,14 @@ pub async fn reset_password(
     let password = Password::parse(request.new_password)?;
     let token = request.token.expose_secret();
     // A cheap look first, so a dead link costs no hashing; the use itself is decided below.
-    if !is_usable(state.pool(), token, Purpose::ResetPassword, state.clock().now_millis()).await? {
+    if !is_usable(
+        state.pool(),
+        token,
+        Purpose::ResetPassword,
+        state.clock().now_millis(),
+    )
+    .await?
+    {
         return Err(ApiError::InvalidResetToken);
     }
     let new_hash = state.hasher().hash(password).await?;
@@ -122,7 +167,8 @@ pub async fn reset_password(
     let now = state.clock().now_millis();
     // The first statement writes, so SQLite takes the write lock at once.
     let mut transaction = state.pool().begin().await?;
-    let Some(user_id) = consume(&mut *transaction, token, Purpose::ResetPassword, now).await? else {
+    let Some(user_id) = consume(&mut *transaction, token, Purpose::ResetPassword, now).await?
+    else {
         return Err(ApiError::InvalidResetToken);
     };
     let updated = sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
@@ -141,6 +187,11 @@ pub async fn reset_password(
     // the lockout (DESIGN §14).
     crate::devices::drop_all(&mut *transaction, &user_id).await?;
     transaction.commit().await?;
-    tracing::info!(event = "password.reset", user_id, revoked, "password reset; every session revoked");
+    tracing::info!(
+        event = "password.reset",
+        user_id,
+        revoked,
+        "password reset; every session revoked"
+    );
     Ok(Json(PasswordReset { status: true }))
 }

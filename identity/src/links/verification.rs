@@ -8,7 +8,9 @@ use axum::Json;
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
-use super::{callback_or, consume, issue, millis, quota, refusal, retire_all, Purpose, Refusal, TokenRequest};
+use super::{
+    callback_or, consume, issue, millis, quota, refusal, retire_all, Purpose, Refusal, TokenRequest,
+};
 use crate::error::ApiError;
 use crate::json::JsonBody;
 use crate::mail::compose::{self, DEFAULT_VERIFY_CALLBACK};
@@ -71,7 +73,12 @@ pub async fn send_verification_after_sign_up(state: &AppState, user: &User) {
 }
 
 /// Issues a token and queues its mail, unless the address has had its quota of such mails.
-async fn mail_verification_link(state: &AppState, user: &User, callback: &str, now: i64) -> Result<(), sqlx::Error> {
+async fn mail_verification_link(
+    state: &AppState,
+    user: &User,
+    callback: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
     if !quota::claim(state.pool(), &user.email, Purpose::VerifyEmail, now).await? {
         tracing::info!(user_id = %user.id, "verification mail not sent: quota spent");
         return Ok(());
@@ -79,7 +86,14 @@ async fn mail_verification_link(state: &AppState, user: &User, callback: &str, n
     let ttl = state.verification_ttl();
     let mailer = state.mailer();
     let mut transaction = state.pool().begin().await?;
-    let token = issue(&mut *transaction, Purpose::VerifyEmail, &user.id, now, millis(ttl)).await?;
+    let token = issue(
+        &mut *transaction,
+        Purpose::VerifyEmail,
+        &user.id,
+        now,
+        millis(ttl),
+    )
+    .await?;
     let mail = compose::verification_mail(
         mailer.public_url(),
         &user.email,
@@ -87,7 +101,15 @@ async fn mail_verification_link(state: &AppState, user: &User, callback: &str, n
         callback,
         &compose::ttl_text(ttl),
     );
-    mailer.write(&mut *transaction, &mail, MailKind::EmailVerification, now, now.saturating_add(millis(ttl))).await?;
+    mailer
+        .write(
+            &mut *transaction,
+            &mail,
+            MailKind::EmailVerification,
+            now,
+            now.saturating_add(millis(ttl)),
+        )
+        .await?;
     transaction.commit().await?;
     mailer.wake();
     tracing::info!(user_id = %user.id, "verification mail queued");
@@ -109,7 +131,15 @@ pub async fn notify_owner_of_sign_up_attempt(state: &AppState, email: &Email) {
         let mail = compose::sign_up_notice_mail(mailer.public_url(), email.as_str());
         let expires_at = now.saturating_add(millis(state.verification_ttl()));
         let mut transaction = state.pool().begin().await?;
-        mailer.write(&mut *transaction, &mail, MailKind::SignUpNotice, now, expires_at).await?;
+        mailer
+            .write(
+                &mut *transaction,
+                &mail,
+                MailKind::SignUpNotice,
+                now,
+                expires_at,
+            )
+            .await?;
         transaction.commit().await?;
         mailer.wake();
         tracing::info!("sign-up for a taken address: notice queued for its owner");
@@ -132,10 +162,12 @@ pub async fn verify_email(
     let mut transaction = state.pool().begin().await?;
     let Some(user_id) = consume(&mut *transaction, token, Purpose::VerifyEmail, now).await? else {
         drop(transaction);
-        return Err(match refusal(state.pool(), token, Purpose::VerifyEmail, now).await? {
-            Refusal::Invalid => ApiError::InvalidVerificationToken,
-            Refusal::Expired => ApiError::VerificationTokenExpired,
-        });
+        return Err(
+            match refusal(state.pool(), token, Purpose::VerifyEmail, now).await? {
+                Refusal::Invalid => ApiError::InvalidVerificationToken,
+                Refusal::Expired => ApiError::VerificationTokenExpired,
+            },
+        );
     };
     let row = sqlx::query(
         "UPDATE users SET email_verified = 1, updated_at = $1 WHERE id = $2 \
@@ -152,5 +184,9 @@ pub async fn verify_email(
     retire_all(&mut *transaction, &user_id, Purpose::VerifyEmail, now).await?;
     transaction.commit().await?;
     tracing::info!(user_id = %user.id, "email address verified");
-    Ok(Json(Verified { status: true, user: user.to_json() }).into_response())
+    Ok(Json(Verified {
+        status: true,
+        user: user.to_json(),
+    })
+    .into_response())
 }

@@ -3,8 +3,8 @@
 //! `{PUBLIC_URL}/api/auth/reset-password/<token>?callbackURL=…`; the sign-up notice links the
 //! sign-in and forgot-password pages. Everything put into HTML is escaped.
 
-use service_kit::html::escape_html;
 use super::Mail;
+use service_kit::html::escape_html;
 
 /// Where a verification link lands when no callback was asked for.
 pub const DEFAULT_VERIFY_CALLBACK: &str = "/verify-email";
@@ -12,7 +12,13 @@ pub const DEFAULT_VERIFY_CALLBACK: &str = "/verify-email";
 pub const DEFAULT_RESET_CALLBACK: &str = "/reset-password";
 
 /// The mail that verifies `to`'s address; `ttl_text` says how long the link works ("24 hours").
-pub fn verification_mail(public_url: &str, to: &str, token: &str, callback: &str, ttl_text: &str) -> Mail {
+pub fn verification_mail(
+    public_url: &str,
+    to: &str,
+    token: &str,
+    callback: &str,
+    ttl_text: &str,
+) -> Mail {
     let link = format!(
         "{public_url}/api/auth/verify-email?token={token}&callbackURL={}",
         encode_query_value(callback)
@@ -28,7 +34,13 @@ pub fn verification_mail(public_url: &str, to: &str, token: &str, callback: &str
         "Confirm my email address",
         &format!("The link works once and expires in {ttl_text}. If you did not sign up, ignore this mail."),
     );
-    Mail { to: to.to_owned(), subject: "Confirm your email address".into(), text, html, links: vec![link] }
+    Mail {
+        to: to.to_owned(),
+        subject: "Confirm your email address".into(),
+        text,
+        html,
+        links: vec![link],
+    }
 }
 
 /// The mail with a password-reset link for `to`.
@@ -49,7 +61,13 @@ pub fn reset_mail(public_url: &str, to: &str, token: &str, callback: &str, ttl_t
         "Choose a new password",
         &format!("The link works once and expires in {ttl_text}. If it was not you, ignore this mail: your password stays as it is."),
     );
-    Mail { to: to.to_owned(), subject: "Reset your password".into(), text, html, links: vec![link] }
+    Mail {
+        to: to.to_owned(),
+        subject: "Reset your password".into(),
+        text,
+        html,
+        links: vec![link],
+    }
 }
 
 /// The notice to `to`, who has an account, that someone tried to sign up with the address
@@ -71,7 +89,13 @@ pub fn sign_up_notice_mail(public_url: &str, to: &str) -> Mail {
          <p>Or copy one of these addresses into your browser: {sign_in_html} or {reset_html}</p>\
          <p>If it was not you, ignore this mail: nothing has changed.</p></body></html>\n"
     );
-    Mail { to: to.to_owned(), subject: SIGN_UP_NOTICE_SUBJECT.into(), text, html, links: vec![sign_in, reset] }
+    Mail {
+        to: to.to_owned(),
+        subject: SIGN_UP_NOTICE_SUBJECT.into(),
+        text,
+        html,
+        links: vec![sign_in, reset],
+    }
 }
 
 /// The subject of the sign-up notice.
@@ -94,15 +118,19 @@ pub fn ttl_text(ttl: std::time::Duration) -> String {
 }
 
 fn html_page(title: &str, intro: &str, link: &str, button: &str, note: &str) -> String {
-    let (title, intro, link, button, note) =
-        (escape_html(title), escape_html(intro), escape_html(link), escape_html(button), escape_html(note));
+    let (title, intro, link, button, note) = (
+        escape_html(title),
+        escape_html(intro),
+        escape_html(link),
+        escape_html(button),
+        escape_html(note),
+    );
     format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\
          <body><p>Hello,</p><p>{intro}</p><p><a href=\"{link}\">{button}</a></p>\
          <p>Or copy this address into your browser: {link}</p><p>{note}</p></body></html>\n"
     )
 }
-
 
 /// Percent-encodes a query value, leaving unreserved characters and `/` as they are (so the
 /// default callback reads `/verify-email`).
@@ -125,17 +153,37 @@ mod tests {
 
     #[test]
     fn links_follow_the_better_auth_flow() {
-        let mail = verification_mail("http://127.0.0.1:8080", "a@example.com", "TOKEN", DEFAULT_VERIFY_CALLBACK, "1 day");
-        assert_eq!(mail.links, ["http://127.0.0.1:8080/api/auth/verify-email?token=TOKEN&callbackURL=/verify-email"]);
+        let mail = verification_mail(
+            "http://127.0.0.1:8080",
+            "a@example.com",
+            "TOKEN",
+            DEFAULT_VERIFY_CALLBACK,
+            "1 day",
+        );
+        assert_eq!(
+            mail.links,
+            ["http://127.0.0.1:8080/api/auth/verify-email?token=TOKEN&callbackURL=/verify-email"]
+        );
         assert!(mail.text.contains(&mail.links[0]));
-        let mail = reset_mail("https://auth.example", "a@example.com", "TOKEN", "/reset-password?x=1&y", "1 hour");
+        let mail = reset_mail(
+            "https://auth.example",
+            "a@example.com",
+            "TOKEN",
+            "/reset-password?x=1&y",
+            "1 hour",
+        );
         assert_eq!(mail.links, ["https://auth.example/api/auth/reset-password/TOKEN?callbackURL=/reset-password%3Fx%3D1%26y"]);
-        assert!(mail.html.contains("callbackURL=/reset-password%3Fx%3D1%26y"));
+        assert!(mail
+            .html
+            .contains("callbackURL=/reset-password%3Fx%3D1%26y"));
     }
 
     #[test]
     fn html_is_escaped() {
-        assert_eq!(escape_html(r#"<a href="x">'&'</a>"#), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+        assert_eq!(
+            escape_html(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
         let mail = reset_mail("http://h", "a@example.com", "T", "/p?a=<b>", "1 hour");
         assert!(!mail.html.contains("<b>"));
     }
@@ -143,8 +191,17 @@ mod tests {
     #[test]
     fn the_sign_up_notice_points_to_sign_in_and_reset_and_carries_no_token() {
         let mail = sign_up_notice_mail("https://auth.example", "a@example.com");
-        assert_eq!(mail.links, ["https://auth.example/sign-in", "https://auth.example/forgot-password"]);
-        assert!(mail.text.contains("https://auth.example/forgot-password") && mail.text.contains("tried to sign up"));
+        assert_eq!(
+            mail.links,
+            [
+                "https://auth.example/sign-in",
+                "https://auth.example/forgot-password"
+            ]
+        );
+        assert!(
+            mail.text.contains("https://auth.example/forgot-password")
+                && mail.text.contains("tried to sign up")
+        );
         assert!(mail.html.contains("href=\"https://auth.example/sign-in\""));
         assert!(!mail.text.contains("token"));
     }

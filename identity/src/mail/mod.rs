@@ -141,7 +141,9 @@ pub struct Mailer {
 
 impl fmt::Debug for Mailer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Mailer").field("dev_mailbox", &self.dev_mailbox()).finish_non_exhaustive()
+        f.debug_struct("Mailer")
+            .field("dev_mailbox", &self.dev_mailbox())
+            .finish_non_exhaustive()
     }
 }
 
@@ -150,22 +152,33 @@ impl Mailer {
     /// (they stop with [`Mailer::stop`] or when the last clone is dropped). The error names the
     /// variable.
     pub fn start(config: &Config, db: &Database, clock: Clock) -> Result<Mailer, String> {
-        let from: Mailbox = config
-            .mail_from
-            .parse()
-            .map_err(|err| format!("MAIL_FROM must be an address like `Gatehouse <no-reply@example.com>`: {err}"))?;
+        let from: Mailbox = config.mail_from.parse().map_err(|err| {
+            format!("MAIL_FROM must be an address like `Gatehouse <no-reply@example.com>`: {err}")
+        })?;
         config.check_mail_settings()?;
         let wake = Arc::new(Notify::new());
         let delivery = match &config.smtp_url {
             Some(url) => {
                 let smtp = smtp::Smtp::new(url, from)?;
-                Delivery::Smtp(sender::Senders::start(db.clone(), smtp, clock, wake.clone()))
+                Delivery::Smtp(sender::Senders::start(
+                    db.clone(),
+                    smtp,
+                    clock,
+                    wake.clone(),
+                ))
             }
             None => Delivery::DevMailbox,
         };
         let public_url = config.public_url.trim_end_matches('/').to_owned();
         let after_answer = Arc::new(Semaphore::new(TRACKED_TASKS as usize));
-        Ok(Mailer { inner: Arc::new(Shared { delivery, public_url, wake, after_answer }) })
+        Ok(Mailer {
+            inner: Arc::new(Shared {
+                delivery,
+                public_url,
+                wake,
+                after_answer,
+            }),
+        })
     }
 
     /// Writes `mail` to the outbox in the caller's transaction; call [`Mailer::wake`] once it
@@ -206,7 +219,10 @@ impl Mailer {
     /// after the attempts in hand.
     pub async fn stop(&self) {
         let all_done = self.inner.after_answer.acquire_many(TRACKED_TASKS);
-        if tokio::time::timeout(AFTER_ANSWER_GRACE, all_done).await.is_err() {
+        if tokio::time::timeout(AFTER_ANSWER_GRACE, all_done)
+            .await
+            .is_err()
+        {
             tracing::warn!("mail of answered requests still being written at stop");
         }
         if let Delivery::Smtp(senders) = &self.inner.delivery {
@@ -252,10 +268,26 @@ mod tests {
         assert!(!smtp.dev_mailbox());
         smtp.stop().await;
         let neither = start(&[]).unwrap_err();
-        assert!(neither.contains("SMTP_URL") && neither.contains("DEV_MAILBOX"), "{neither}");
-        let both = start(&["--smtp-url", "smtp://127.0.0.1:2525", "--dev-mailbox", "true"]).unwrap_err();
-        assert!(both.contains("SMTP_URL") && both.contains("DEV_MAILBOX"), "{both}");
-        assert!(start(&["--dev-mailbox", "true", "--mail-from", "not an address"]).unwrap_err().starts_with("MAIL_FROM"));
+        assert!(
+            neither.contains("SMTP_URL") && neither.contains("DEV_MAILBOX"),
+            "{neither}"
+        );
+        let both = start(&[
+            "--smtp-url",
+            "smtp://127.0.0.1:2525",
+            "--dev-mailbox",
+            "true",
+        ])
+        .unwrap_err();
+        assert!(
+            both.contains("SMTP_URL") && both.contains("DEV_MAILBOX"),
+            "{both}"
+        );
+        assert!(
+            start(&["--dev-mailbox", "true", "--mail-from", "not an address"])
+                .unwrap_err()
+                .starts_with("MAIL_FROM")
+        );
     }
 
     #[tokio::test]
@@ -271,7 +303,11 @@ mod tests {
             flag.store(true, std::sync::atomic::Ordering::SeqCst);
         });
         // However long it is given, stop does not finish while the work runs.
-        assert!(tokio::time::timeout(Duration::from_millis(50), mailer.stop()).await.is_err());
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), mailer.stop())
+                .await
+                .is_err()
+        );
         release.send(()).unwrap();
         mailer.stop().await;
         assert!(done.load(std::sync::atomic::Ordering::SeqCst));

@@ -124,11 +124,22 @@ pub async fn mark_sent(pool: &AnyPool, claimed: &Claimed, now: i64) -> Result<bo
 }
 
 /// Gives a claimed mail up (logged by the caller) and wipes its bodies.
-pub async fn mark_failed(pool: &AnyPool, claimed: &Claimed, error: &str, now: i64) -> Result<bool, sqlx::Error> {
+pub async fn mark_failed(
+    pool: &AnyPool,
+    claimed: &Claimed,
+    error: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
     finish(pool, claimed, "failed", Some(error), now).await
 }
 
-async fn finish(pool: &AnyPool, claimed: &Claimed, state: &str, error: Option<&str>, now: i64) -> Result<bool, sqlx::Error> {
+async fn finish(
+    pool: &AnyPool,
+    claimed: &Claimed,
+    state: &str,
+    error: Option<&str>,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
     let updated = sqlx::query(
         "UPDATE mail_outbox SET state = $1, finished_at = $2, lease_until = NULL, last_error = $3, \
          text_body = '', html_body = '', links = '[]' WHERE id = $4 AND lease_until = $5",
@@ -144,7 +155,12 @@ async fn finish(pool: &AnyPool, claimed: &Claimed, state: &str, error: Option<&s
 }
 
 /// Releases a claimed mail for another attempt at `next_attempt_at`.
-pub async fn retry_at(pool: &AnyPool, claimed: &Claimed, error: &str, next_attempt_at: i64) -> Result<bool, sqlx::Error> {
+pub async fn retry_at(
+    pool: &AnyPool,
+    claimed: &Claimed,
+    error: &str,
+    next_attempt_at: i64,
+) -> Result<bool, sqlx::Error> {
     let updated = sqlx::query(
         "UPDATE mail_outbox SET lease_until = NULL, next_attempt_at = $1, last_error = $2 \
          WHERE id = $3 AND lease_until = $4",
@@ -161,17 +177,21 @@ pub async fn retry_at(pool: &AnyPool, claimed: &Claimed, error: &str, next_attem
 /// Mails waiting to be sent (retries included). One count over the `state` index: cheap enough
 /// for a metric (`gatehouse_mail_outbox_pending`).
 pub async fn pending_count(pool: &AnyPool) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM mail_outbox WHERE state = 'pending'").fetch_one(pool).await
+    sqlx::query_scalar("SELECT COUNT(*) FROM mail_outbox WHERE state = 'pending'")
+        .fetch_one(pool)
+        .await
 }
 
 /// Deletes sent and failed rows finished before `finished_before`, and development mails beyond
 /// the newest `DEV_CAPACITY`; returns how many rows went.
 pub async fn prune(pool: &AnyPool, finished_before: i64) -> Result<u64, sqlx::Error> {
-    let finished = sqlx::query("DELETE FROM mail_outbox WHERE state IN ('sent', 'failed') AND finished_at < $1")
-        .bind(finished_before)
-        .execute(pool)
-        .await?
-        .rows_affected();
+    let finished = sqlx::query(
+        "DELETE FROM mail_outbox WHERE state IN ('sent', 'failed') AND finished_at < $1",
+    )
+    .bind(finished_before)
+    .execute(pool)
+    .await?
+    .rows_affected();
     let dev = sqlx::query(
         "DELETE FROM mail_outbox WHERE state = 'dev' AND id <= \
          (SELECT id FROM mail_outbox WHERE state = 'dev' ORDER BY id DESC LIMIT 1 OFFSET $1)",

@@ -41,7 +41,9 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 /// The wait after failed attempt number `attempts` (1, 2, …): 1 s, 2 s, 4 s, … at most 10 min.
 pub fn backoff_ms(attempts: i64) -> i64 {
     let doublings = u32::try_from(attempts.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
-    FIRST_BACKOFF_MS.saturating_mul(1_i64 << doublings).min(MAX_BACKOFF_MS)
+    FIRST_BACKOFF_MS
+        .saturating_mul(1_i64 << doublings)
+        .min(MAX_BACKOFF_MS)
 }
 
 /// What to do after a failed attempt.
@@ -90,25 +92,46 @@ impl Senders {
     /// Starts the reset lane, the general lanes and the pruner.
     pub(super) fn start(db: Database, smtp: Smtp, clock: Clock, wake: Arc<Notify>) -> Senders {
         let (stop, stopped) = watch::channel(false);
-        let worker = Worker { db, smtp, clock, wake };
-        let urgent = Lane { max_priority: MailKind::PasswordReset.priority(), name: "reset" };
-        let general = Lane { max_priority: i64::MAX, name: "general" };
+        let worker = Worker {
+            db,
+            smtp,
+            clock,
+            wake,
+        };
+        let urgent = Lane {
+            max_priority: MailKind::PasswordReset.priority(),
+            name: "reset",
+        };
+        let general = Lane {
+            max_priority: i64::MAX,
+            name: "general",
+        };
         let mut tasks = vec![tokio::spawn(worker.clone().run(urgent, stopped.clone()))];
         for _ in 0..GENERAL_LANES {
             tasks.push(tokio::spawn(worker.clone().run(general, stopped.clone())));
         }
         tasks.push(tokio::spawn(prune_periodically(worker, stopped)));
-        Senders { stop, tasks: std::sync::Mutex::new(tasks) }
+        Senders {
+            stop,
+            tasks: std::sync::Mutex::new(tasks),
+        }
     }
 
     /// Tells the tasks to stop after the attempt in hand and waits for them (at most
     /// `STOP_GRACE`; an abandoned attempt's mail goes again once its lease runs out).
     pub(super) async fn stop(&self) {
         let _ = self.stop.send(true);
-        let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        let tasks = std::mem::take(
+            &mut *self
+                .tasks
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
         for mut task in tasks {
             if tokio::time::timeout(STOP_GRACE, &mut task).await.is_err() {
-                tracing::warn!("mail sender did not stop in time; its mail is sent again after the lease");
+                tracing::warn!(
+                    "mail sender did not stop in time; its mail is sent again after the lease"
+                );
                 task.abort();
             }
         }
@@ -127,13 +150,23 @@ impl Worker {
             tokio::pin!(woken);
             woken.as_mut().enable();
             let now = self.clock.now_millis();
-            match outbox::claim(&self.db.pool, self.db.backend, lane.max_priority, now, LEASE_MS).await {
+            match outbox::claim(
+                &self.db.pool,
+                self.db.backend,
+                lane.max_priority,
+                now,
+                LEASE_MS,
+            )
+            .await
+            {
                 Ok(Some(claimed)) => {
                     self.deliver(claimed, lane).await;
                     continue;
                 }
                 Ok(None) => {}
-                Err(err) => tracing::error!(lane = lane.name, error = %err, "mail outbox: claim failed"),
+                Err(err) => {
+                    tracing::error!(lane = lane.name, error = %err, "mail outbox: claim failed")
+                }
             }
             tokio::select! {
                 _ = woken => {}
@@ -148,14 +181,23 @@ impl Worker {
         let (id, kind, attempt) = (claimed.id, claimed.kind.as_str(), claimed.attempts);
         let now = self.clock.now_millis();
         let result = if claimed.expires_at <= now {
-            Err(smtp::SendError { permanent: true, reason: "its link expired before it could be sent".into() })
+            Err(smtp::SendError {
+                permanent: true,
+                reason: "its link expired before it could be sent".into(),
+            })
         } else {
             self.smtp.send(&claimed.mail).await
         };
         let now = self.clock.now_millis();
         let recorded = match result {
             Ok(()) => {
-                tracing::info!(mail_id = id, kind, attempt, lane = lane.name, "mail delivered");
+                tracing::info!(
+                    mail_id = id,
+                    kind,
+                    attempt,
+                    lane = lane.name,
+                    "mail delivered"
+                );
                 outbox::mark_sent(&self.db.pool, &claimed, now).await
             }
             Err(err) => match after_failure(attempt, err.permanent, now, claimed.expires_at) {
@@ -171,8 +213,13 @@ impl Worker {
         };
         match recorded {
             Ok(true) => {}
-            Ok(false) => tracing::warn!(mail_id = id, "mail outbox: the lease ran out before the outcome was recorded"),
-            Err(err) => tracing::error!(mail_id = id, error = %err, "mail outbox: outcome not recorded; the mail may go again"),
+            Ok(false) => tracing::warn!(
+                mail_id = id,
+                "mail outbox: the lease ran out before the outcome was recorded"
+            ),
+            Err(err) => {
+                tracing::error!(mail_id = id, error = %err, "mail outbox: outcome not recorded; the mail may go again")
+            }
         }
     }
 }
@@ -210,11 +257,29 @@ mod tests {
     #[test]
     fn a_failure_is_retried_until_the_attempts_the_link_or_the_server_say_no() {
         let hour = 3_600_000;
-        assert_eq!(after_failure(1, false, 0, hour), AfterFailure::RetryAt(1_000));
-        assert_eq!(after_failure(3, false, 10, hour), AfterFailure::RetryAt(4_010));
-        assert_eq!(after_failure(1, true, 0, hour), AfterFailure::GiveUp, "a permanent refusal");
-        assert_eq!(after_failure(MAX_ATTEMPTS, false, 0, hour), AfterFailure::GiveUp, "attempts spent");
-        assert_eq!(after_failure(2, false, 0, 1_500), AfterFailure::GiveUp, "the link expires before the retry");
+        assert_eq!(
+            after_failure(1, false, 0, hour),
+            AfterFailure::RetryAt(1_000)
+        );
+        assert_eq!(
+            after_failure(3, false, 10, hour),
+            AfterFailure::RetryAt(4_010)
+        );
+        assert_eq!(
+            after_failure(1, true, 0, hour),
+            AfterFailure::GiveUp,
+            "a permanent refusal"
+        );
+        assert_eq!(
+            after_failure(MAX_ATTEMPTS, false, 0, hour),
+            AfterFailure::GiveUp,
+            "attempts spent"
+        );
+        assert_eq!(
+            after_failure(2, false, 0, 1_500),
+            AfterFailure::GiveUp,
+            "the link expires before the retry"
+        );
     }
 
     #[test]

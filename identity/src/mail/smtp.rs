@@ -43,23 +43,38 @@ impl Smtp {
 
     /// One attempt to hand `mail` to the server, bounded by `ATTEMPT_TIMEOUT`.
     pub(super) async fn send(&self, mail: &Mail) -> Result<(), SendError> {
-        let message = build_message(&self.from, mail).map_err(|reason| SendError { permanent: true, reason })?;
+        let message = build_message(&self.from, mail).map_err(|reason| SendError {
+            permanent: true,
+            reason,
+        })?;
         match tokio::time::timeout(ATTEMPT_TIMEOUT, self.transport.send(message)).await {
             Ok(Ok(_)) => Ok(()),
-            Ok(Err(err)) => Err(SendError { permanent: err.is_permanent(), reason: err.to_string() }),
-            Err(_) => Err(SendError { permanent: false, reason: "the mail server did not answer in time".into() }),
+            Ok(Err(err)) => Err(SendError {
+                permanent: err.is_permanent(),
+                reason: err.to_string(),
+            }),
+            Err(_) => Err(SendError {
+                permanent: false,
+                reason: "the mail server did not answer in time".into(),
+            }),
         }
     }
 }
 
 /// The MIME message: `multipart/alternative` with the plain text first, HTML second.
 fn build_message(from: &Mailbox, mail: &Mail) -> Result<Message, String> {
-    let to: Mailbox = mail.to.parse().map_err(|err| format!("bad recipient: {err}"))?;
+    let to: Mailbox = mail
+        .to
+        .parse()
+        .map_err(|err| format!("bad recipient: {err}"))?;
     Message::builder()
         .from(from.clone())
         .to(to)
         .subject(mail.subject.clone())
-        .multipart(MultiPart::alternative_plain_html(mail.text.clone(), mail.html.clone()))
+        .multipart(MultiPart::alternative_plain_html(
+            mail.text.clone(),
+            mail.html.clone(),
+        ))
         .map_err(|err| err.to_string())
 }
 
@@ -77,7 +92,8 @@ mod tests {
             html: "<p>html</p>".into(),
             links: Vec::new(),
         };
-        let formatted = String::from_utf8(build_message(&from, &mail).unwrap().formatted()).unwrap();
+        let formatted =
+            String::from_utf8(build_message(&from, &mail).unwrap().formatted()).unwrap();
         assert!(formatted.contains("multipart/alternative"), "{formatted}");
         assert!(formatted.contains("text/plain") && formatted.contains("text/html"));
     }
@@ -86,7 +102,13 @@ mod tests {
     async fn a_mail_that_cannot_be_built_fails_for_good() {
         let url: SmtpUrl = "smtp://127.0.0.1:9".parse().unwrap();
         let smtp = Smtp::new(&url, "Gatehouse <no-reply@localhost>".parse().unwrap()).unwrap();
-        let mail = Mail { to: "not an address".into(), subject: "s".into(), text: String::new(), html: String::new(), links: Vec::new() };
+        let mail = Mail {
+            to: "not an address".into(),
+            subject: "s".into(),
+            text: String::new(),
+            html: String::new(),
+            links: Vec::new(),
+        };
         let error = smtp.send(&mail).await.unwrap_err();
         assert!(error.permanent, "{error:?}");
     }

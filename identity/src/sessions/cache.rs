@@ -13,8 +13,10 @@ use std::sync::{PoisonError, RwLock};
 
 use sqlx::AnyPool;
 
-use super::{check_client, check_live, sliding_expiry, use_session, Client, LiveSession, SessionError, SessionPolicy,
-    TokenHash, UsedSession};
+use super::{
+    check_client, check_live, sliding_expiry, use_session, Client, LiveSession, SessionError,
+    SessionPolicy, TokenHash, UsedSession,
+};
 
 /// Sessions kept at most; past it the cache starts over (a few MB at most).
 const CAPACITY: usize = 10_000;
@@ -36,7 +38,11 @@ struct Cached {
 impl SessionCache {
     /// A cache, used only when `enabled`.
     pub fn new(enabled: bool) -> SessionCache {
-        SessionCache { enabled, generation: AtomicU64::new(0), entries: RwLock::new(HashMap::new()) }
+        SessionCache {
+            enabled,
+            generation: AtomicU64::new(0),
+            entries: RwLock::new(HashMap::new()),
+        }
     }
 
     /// Whether lookups may be served from memory.
@@ -48,7 +54,10 @@ impl SessionCache {
     pub fn invalidate(&self) {
         if self.enabled {
             self.generation.fetch_add(1, Ordering::SeqCst);
-            self.entries.write().unwrap_or_else(PoisonError::into_inner).clear();
+            self.entries
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clear();
         }
     }
 
@@ -73,7 +82,10 @@ impl SessionCache {
             let still_live = check_live(&live.session.times, now).is_ok();
             if still_live && sliding_expiry(&live.session.times, now, policy).is_none() {
                 check_client(&live.session, client, policy)?;
-                return Ok(UsedSession { live, refreshed: false });
+                return Ok(UsedSession {
+                    live,
+                    refreshed: false,
+                });
             }
         }
         let used = use_session(pool, token, client, now, policy).await?;
@@ -83,7 +95,10 @@ impl SessionCache {
 
     fn fresh(&self, token_hash: &TokenHash, generation: u64) -> Option<LiveSession> {
         let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
-        entries.get(token_hash).filter(|cached| cached.generation == generation).map(|cached| cached.live.clone())
+        entries
+            .get(token_hash)
+            .filter(|cached| cached.generation == generation)
+            .map(|cached| cached.live.clone())
     }
 
     fn remember(&self, token_hash: TokenHash, generation: u64, live: LiveSession) {

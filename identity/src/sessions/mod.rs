@@ -11,8 +11,8 @@ mod token;
 pub use cache::SessionCache;
 
 pub use rules::{
-    check_binding, check_live, cookie_max_age, is_fresh, new_session_times, sliding_expiry, Binding, Client, Refusal,
-    SessionPolicy, SessionTimes,
+    check_binding, check_live, cookie_max_age, is_fresh, new_session_times, sliding_expiry,
+    Binding, Client, Refusal, SessionPolicy, SessionTimes,
 };
 pub use token::{SessionToken, TokenHash};
 
@@ -104,7 +104,8 @@ pub async fn create<'e>(
 }
 
 /// The lookup of every session use: one indexed query by token hash, joined with the user.
-const FIND_BY_TOKEN_HASH: &str = "SELECT s.id, s.user_id, s.ip_address, s.user_agent, s.created_at, \
+const FIND_BY_TOKEN_HASH: &str =
+    "SELECT s.id, s.user_id, s.ip_address, s.user_agent, s.created_at, \
      s.expires_at, s.extended_at, s.max_expires_at, s.remember, s.revoked_at, \
      u.id, u.email, u.name, u.email_verified, u.image, u.created_at, u.updated_at \
      FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1";
@@ -139,14 +140,19 @@ fn live_session_from_row(row: &AnyRow) -> Result<LiveSession, sqlx::Error> {
 
 /// The live session with this token hash: unknown, revoked and expired ones are refused (and
 /// the reason logged).
-pub async fn find_live(pool: &AnyPool, token_hash: &TokenHash, now: i64) -> Result<LiveSession, SessionError> {
+pub async fn find_live(
+    pool: &AnyPool,
+    token_hash: &TokenHash,
+    now: i64,
+) -> Result<LiveSession, SessionError> {
     let row = sqlx::query(FIND_BY_TOKEN_HASH)
         .bind(token_hash.as_str())
         .fetch_optional(pool)
         .await?
         .ok_or_else(|| refuse(Refusal::Unknown, None))?;
     let live = live_session_from_row(&row)?;
-    check_live(&live.session.times, now).map_err(|reason| refuse(reason, Some(&live.session.id)))?;
+    check_live(&live.session.times, now)
+        .map_err(|reason| refuse(reason, Some(&live.session.id)))?;
     Ok(live)
 }
 
@@ -165,7 +171,8 @@ pub async fn authenticate(
     now: i64,
     policy: &SessionPolicy,
 ) -> Result<LiveSession, SessionError> {
-    let token_hash = TokenHash::of_presented(token).ok_or_else(|| refuse(Refusal::Unknown, None))?;
+    let token_hash =
+        TokenHash::of_presented(token).ok_or_else(|| refuse(Refusal::Unknown, None))?;
     let live = find_live(pool, &token_hash, now).await?;
     check_client(&live.session, client, policy)?;
     Ok(live)
@@ -173,8 +180,17 @@ pub async fn authenticate(
 
 /// The binding rule for one use: a different User-Agent is refused, a different IP logged (and
 /// refused with `SESSION_BIND_IP`).
-fn check_client(session: &Session, client: &Client, policy: &SessionPolicy) -> Result<(), SessionError> {
-    match check_binding(&session.ip_address, &session.user_agent, client, policy.bind_ip) {
+fn check_client(
+    session: &Session,
+    client: &Client,
+    policy: &SessionPolicy,
+) -> Result<(), SessionError> {
+    match check_binding(
+        &session.ip_address,
+        &session.user_agent,
+        client,
+        policy.bind_ip,
+    ) {
         Ok(Binding::Same) => Ok(()),
         Ok(Binding::IpChanged) => {
             tracing::info!(
@@ -211,7 +227,12 @@ pub async fn use_session(
 }
 
 /// Sets a new expiry; `false` when the session was revoked in the meantime.
-async fn extend(pool: &AnyPool, session_id: &str, expires_at: i64, now: i64) -> Result<bool, sqlx::Error> {
+async fn extend(
+    pool: &AnyPool,
+    session_id: &str,
+    expires_at: i64,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
     let result =
         sqlx::query("UPDATE sessions SET expires_at = $1, extended_at = $2 WHERE id = $3 AND revoked_at IS NULL")
             .bind(expires_at)
@@ -227,28 +248,40 @@ pub async fn revoke_by_token(pool: &AnyPool, token: &str, now: i64) -> Result<bo
     let Some(token_hash) = TokenHash::of_presented(token) else {
         return Ok(false);
     };
-    let result = sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL")
-        .bind(now)
-        .bind(token_hash.as_str())
-        .execute(pool)
-        .await?;
+    let result = sqlx::query(
+        "UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(token_hash.as_str())
+    .execute(pool)
+    .await?;
     Ok(result.rows_affected() > 0)
 }
 
 /// Revokes a session of `user_id` by its public id; answers whether one was revoked.
-pub async fn revoke_by_id(pool: &AnyPool, user_id: &str, session_id: &str, now: i64) -> Result<bool, sqlx::Error> {
-    let result =
-        sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
-            .bind(now)
-            .bind(session_id)
-            .bind(user_id)
-            .execute(pool)
-            .await?;
+pub async fn revoke_by_id(
+    pool: &AnyPool,
+    user_id: &str,
+    session_id: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(session_id)
+    .bind(user_id)
+    .execute(pool)
+    .await?;
     Ok(result.rows_affected() > 0)
 }
 
 /// The user's live sessions (neither revoked nor expired at `now`), newest first.
-pub async fn list_live(pool: &AnyPool, user_id: &str, now: i64) -> Result<Vec<Session>, sqlx::Error> {
+pub async fn list_live(
+    pool: &AnyPool,
+    user_id: &str,
+    now: i64,
+) -> Result<Vec<Session>, sqlx::Error> {
     let rows = sqlx::query(&format!(
         "SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.user_id = $1 AND s.revoked_at IS NULL \
          AND s.expires_at > $2 AND s.max_expires_at > $2 ORDER BY s.created_at DESC, s.id"
@@ -283,11 +316,13 @@ pub async fn revoke_all<'e>(
     user_id: &str,
     now: i64,
 ) -> Result<u64, sqlx::Error> {
-    let result = sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
-        .bind(now)
-        .bind(user_id)
-        .execute(executor)
-        .await?;
+    let result = sqlx::query(
+        "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(user_id)
+    .execute(executor)
+    .await?;
     Ok(result.rows_affected())
 }
 

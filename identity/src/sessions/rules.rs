@@ -264,7 +264,11 @@ mod tests {
         let now = T0 + 26 * DAY;
         assert_eq!(sliding_expiry(&times, now, &policy()), Some(T0 + 30 * DAY));
         times.expires_at = T0 + 30 * DAY;
-        assert_eq!(sliding_expiry(&times, now, &policy()), None, "already at the cap");
+        assert_eq!(
+            sliding_expiry(&times, now, &policy()),
+            None,
+            "already at the cap"
+        );
         assert_eq!(check_live(&times, T0 + 30 * DAY), Err(Refusal::Expired));
     }
 
@@ -283,7 +287,10 @@ mod tests {
 
     #[test]
     fn client_ip_is_canonical_and_may_carry_a_port() {
-        assert_eq!(Client::parse("127.0.0.1:5555", "ua").unwrap().ip, "127.0.0.1");
+        assert_eq!(
+            Client::parse("127.0.0.1:5555", "ua").unwrap().ip,
+            "127.0.0.1"
+        );
         assert_eq!(Client::parse("0:0::1", "ua").unwrap().ip, "::1");
         assert_eq!(Client::parse("[::1]:80", "ua").unwrap().ip, "::1");
         assert_eq!(Client::parse("not-an-ip", "ua"), None);
@@ -310,6 +317,9 @@ mod tests {
             check_binding("10.0.0.1", "Firefox", &client, true),
             Err(Refusal::IpMismatch)
         );
-        assert_eq!(check_binding("10.0.0.2", "Firefox", &client, true), Ok(Binding::Same));
+        assert_eq!(
+            check_binding("10.0.0.2", "Firefox", &client, true),
+            Ok(Binding::Same)
+        );
     }
 }

@@ -70,7 +70,10 @@ mod tests {
         let one = SessionToken::generate();
         let two = SessionToken::generate();
         assert_eq!(one.expose_secret().len(), 43);
-        assert_eq!(URL_SAFE_NO_PAD.decode(one.expose_secret()).unwrap().len(), 32);
+        assert_eq!(
+            URL_SAFE_NO_PAD.decode(one.expose_secret()).unwrap().len(),
+            32
+        );
         assert_ne!(one.expose_secret(), two.expose_secret());
     }
 
@@ -84,7 +87,10 @@ mod tests {
     #[test]
     fn a_presented_token_hashes_like_the_issued_one() {
         let token = SessionToken::generate();
-        assert_eq!(TokenHash::of_presented(token.expose_secret()), Some(token.hash()));
+        assert_eq!(
+            TokenHash::of_presented(token.expose_secret()),
+            Some(token.hash())
+        );
         assert_ne!(token.hash().as_str(), token.expose_secret());
     }
 
@@ -93,6 +99,9 @@ mod tests {
         assert_eq!(TokenHash::of_presented(""), None);
         assert_eq!(TokenHash::of_presented("short"), None);
         assert_eq!(TokenHash::of_presented(&"a".repeat(44)), None);
-        assert_eq!(TokenHash::of_presented(&format!("{}=", "a".repeat(42))), None);
+        assert_eq!(
+            TokenHash::of_presented(&format!("{}=", "a".repeat(42))),
+            None
+        );
     }
 }

@@ -6,7 +6,9 @@ use serde_json::{json, Value};
 use crate::helpers::{sign_up_body, unique_email, Store, TestApp, CLIENT_IP, PASSWORD, USER_AGENT};
 
 async fn sign_up_creates_the_user_and_signs_them_in(store: Store) {
-    let Some(app) = TestApp::spawn(store).await else { return };
+    let Some(app) = TestApp::spawn(store).await else {
+        return;
+    };
     let email = unique_email();
     let mut body = sign_up_body(&format!("  {}  ", email.to_uppercase()));
     body["image"] = json!("https://example.com/ada.png");
@@ -14,7 +16,11 @@ async fn sign_up_creates_the_user_and_signs_them_in(store: Store) {
     assert_eq!(status, StatusCode::OK, "{answer}");
 
     let user = &answer["user"];
-    assert_eq!(user["email"], email.as_str(), "stored trimmed and lower-cased");
+    assert_eq!(
+        user["email"],
+        email.as_str(),
+        "stored trimmed and lower-cased"
+    );
     assert_eq!(user["name"], "Ada Lovelace");
     assert_eq!(user["emailVerified"], false);
     assert_eq!(user["image"], "https://example.com/ada.png");
@@ -44,7 +50,9 @@ async fn sign_up_creates_the_user_and_signs_them_in(store: Store) {
 }
 
 async fn remember_me_false_gives_a_browser_session_cookie(store: Store) {
-    let Some(app) = TestApp::spawn(store).await else { return };
+    let Some(app) = TestApp::spawn(store).await else {
+        return;
+    };
     let mut body = sign_up_body(&unique_email());
     body["remember_me"] = json!(false);
     let (status, answer) = app.post_json("/v1/sign-up", &body).await;
@@ -53,7 +61,9 @@ async fn remember_me_false_gives_a_browser_session_cookie(store: Store) {
 }
 
 async fn unknown_email_and_wrong_password_get_the_same_answer(store: Store) {
-    let Some(app) = TestApp::spawn(store).await else { return };
+    let Some(app) = TestApp::spawn(store).await else {
+        return;
+    };
     let email = unique_email();
     app.sign_up(&email).await;
     let wrong_password = app.try_sign_in(&email, "not the password").await;
@@ -66,18 +76,27 @@ async fn unknown_email_and_wrong_password_get_the_same_answer(store: Store) {
 }
 
 async fn signing_up_twice_with_one_email_is_422(store: Store) {
-    let Some(app) = TestApp::spawn(store).await else { return };
+    let Some(app) = TestApp::spawn(store).await else {
+        return;
+    };
     let email = unique_email();
     app.sign_up(&email).await;
-    let (status, body) = app.post_json("/v1/sign-up", &sign_up_body(&email.to_uppercase())).await;
+    let (status, body) = app
+        .post_json("/v1/sign-up", &sign_up_body(&email.to_uppercase()))
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["code"], "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL");
 }
 
 async fn concurrent_sign_ups_with_one_email_create_one_user(store: Store) {
-    let Some(app) = TestApp::spawn(store).await else { return };
+    let Some(app) = TestApp::spawn(store).await else {
+        return;
+    };
     let body = sign_up_body(&unique_email());
-    let (one, two) = tokio::join!(app.post_json("/v1/sign-up", &body), app.post_json("/v1/sign-up", &body));
+    let (one, two) = tokio::join!(
+        app.post_json("/v1/sign-up", &body),
+        app.post_json("/v1/sign-up", &body)
+    );
     let mut statuses = [one.0, two.0];
     statuses.sort();
     assert_eq!(
@@ -90,7 +109,9 @@ async fn concurrent_sign_ups_with_one_email_create_one_user(store: Store) {
 }
 
 async fn sign_in_revokes_the_session_it_replaces(store: Store) {
-    let Some(app) = TestApp::spawn(store).await else { return };
+    let Some(app) = TestApp::spawn(store).await else {
+        return;
+    };
     let email = unique_email();
     let old = app.sign_up(&email).await;
     let (status, answer) = app
@@ -115,7 +136,9 @@ async fn sign_in_revokes_the_session_it_replaces(store: Store) {
 }
 
 async fn invalid_sign_up_input_is_400_and_creates_nothing(store: Store) {
-    let Some(app) = TestApp::spawn(store).await else { return };
+    let Some(app) = TestApp::spawn(store).await else {
+        return;
+    };
     let email = unique_email();
     let with = |field: &str, value: Value| {
         let mut body = sign_up_body(&email);
@@ -133,15 +156,27 @@ async fn invalid_sign_up_input_is_400_and_creates_nothing(store: Store) {
             with("password", json!("p".repeat(129))),
             "PASSWORD_TOO_LONG",
         ),
-        ("bad email", with("email", json!("not-an-email")), "INVALID_EMAIL"),
+        (
+            "bad email",
+            with("email", json!("not-an-email")),
+            "INVALID_EMAIL",
+        ),
         (
             "long email",
             with("email", json!(format!("{}@example.com", "a".repeat(250)))),
             "INVALID_EMAIL",
         ),
-        ("long name", with("name", json!("n".repeat(257))), "VALIDATION_ERROR"),
+        (
+            "long name",
+            with("name", json!("n".repeat(257))),
+            "VALIDATION_ERROR",
+        ),
         ("empty name", with("name", json!("   ")), "VALIDATION_ERROR"),
-        ("email of the wrong type", with("email", json!(42)), "VALIDATION_ERROR"),
+        (
+            "email of the wrong type",
+            with("email", json!(42)),
+            "VALIDATION_ERROR",
+        ),
         (
             "bad client IP",
             with("client_ip", json!("somewhere")),
@@ -161,10 +196,15 @@ async fn invalid_sign_up_input_is_400_and_creates_nothing(store: Store) {
         let (status, answer) = app.post_json("/v1/sign-up", &body).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{case}: {answer}");
         assert_eq!(answer["code"], code, "{case}");
-        assert!(answer["message"].as_str().is_some_and(|m| !m.is_empty()), "{case}");
+        assert!(
+            answer["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{case}"
+        );
     }
 
-    let (status, answer) = app.post_raw("/v1/sign-up", "application/json", "{\"name\": ").await;
+    let (status, answer) = app
+        .post_raw("/v1/sign-up", "application/json", "{\"name\": ")
+        .await;
     assert_eq!(
         (status, answer["code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("BAD_REQUEST"))
@@ -179,12 +219,17 @@ async fn invalid_sign_up_input_is_400_and_creates_nothing(store: Store) {
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
 
     // Nothing was created: the address is still free.
-    assert_eq!(app.try_sign_in(&email, PASSWORD).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.try_sign_in(&email, PASSWORD).await.0,
+        StatusCode::UNAUTHORIZED
+    );
     app.sign_up(&email).await;
 }
 
 async fn sign_out_always_succeeds_and_ends_the_session(store: Store) {
-    let Some(app) = TestApp::spawn(store).await else { return };
+    let Some(app) = TestApp::spawn(store).await else {
+        return;
+    };
     let browser = app.sign_up(&unique_email()).await;
     let success = (StatusCode::OK, json!({"success": true}));
     assert_eq!(
@@ -208,7 +253,9 @@ async fn sign_out_always_succeeds_and_ends_the_session(store: Store) {
 }
 
 async fn the_session_check_refuses_another_user_agent(store: Store) {
-    let Some(app) = TestApp::spawn(store).await else { return };
+    let Some(app) = TestApp::spawn(store).await else {
+        return;
+    };
     let browser = app.sign_up(&unique_email()).await;
     let (status, body) = app
         .post_json(
@@ -223,7 +270,8 @@ async fn the_session_check_refuses_another_user_agent(store: Store) {
 }
 
 async fn required_email_verification_blocks_sign_in_until_verified(store: Store) {
-    let Some(app) = TestApp::spawn_with(store, &["--require-email-verification", "true"]).await else {
+    let Some(app) = TestApp::spawn_with(store, &["--require-email-verification", "true"]).await
+    else {
         return;
     };
     let email = unique_email();
@@ -239,7 +287,9 @@ async fn required_email_verification_blocks_sign_in_until_verified(store: Store)
 }
 
 async fn unknown_routes_are_404(store: Store) {
-    let Some(app) = TestApp::spawn(store).await else { return };
+    let Some(app) = TestApp::spawn(store).await else {
+        return;
+    };
     let response = app.get("/v1/nothing-here").await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
 }

@@ -6,7 +6,9 @@ use serde_json::{json, Value};
 use crate::helpers::{Store, TestApp};
 
 async fn the_jwks_publishes_the_ed25519_key_with_its_cache_lifetime(store: Store) {
-    let Some(app) = TestApp::spawn(store).await else { return };
+    let Some(app) = TestApp::spawn(store).await else {
+        return;
+    };
     let response = app.get("/.well-known/jwks.json").await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["cache-control"], "public, max-age=60");
@@ -18,12 +20,17 @@ async fn the_jwks_publishes_the_ed25519_key_with_its_cache_lifetime(store: Store
         (key["kty"].as_str(), key["crv"].as_str()),
         (Some("OKP"), Some("Ed25519"))
     );
-    assert_eq!((key["use"].as_str(), key["alg"].as_str()), (Some("sig"), Some("EdDSA")));
+    assert_eq!(
+        (key["use"].as_str(), key["alg"].as_str()),
+        (Some("sig"), Some("EdDSA"))
+    );
     assert!(key.get("d").is_none(), "no private part");
 }
 
 async fn the_metadata_names_the_issuer_keys_and_token_endpoint(store: Store) {
-    let Some(app) = TestApp::spawn(store).await else { return };
+    let Some(app) = TestApp::spawn(store).await else {
+        return;
+    };
     let metadata: Value = app
         .get("/.well-known/oauth-authorization-server")
         .await
@@ -43,13 +50,21 @@ async fn the_metadata_names_the_issuer_keys_and_token_endpoint(store: Store) {
 }
 
 async fn health_and_readiness_answer(store: Store) {
-    let Some(app) = TestApp::spawn(store).await else { return };
+    let Some(app) = TestApp::spawn(store).await else {
+        return;
+    };
     let health = app.get("/healthz").await;
     assert_eq!(health.status(), StatusCode::OK);
-    assert_eq!(health.json::<Value>().await.unwrap(), json!({"status": "ok"}));
+    assert_eq!(
+        health.json::<Value>().await.unwrap(),
+        json!({"status": "ok"})
+    );
     let ready = app.get("/readyz").await;
     assert_eq!(ready.status(), StatusCode::OK);
-    assert_eq!(ready.json::<Value>().await.unwrap(), json!({"status": "ready"}));
+    assert_eq!(
+        ready.json::<Value>().await.unwrap(),
+        json!({"status": "ready"})
+    );
 }
 
 crate::on_both_stores!(

@@ -10,11 +10,14 @@ use std::time::Duration;
 use crate::helpers::{exchange_pairs, unique_email, Store, TestApp};
 
 fn decode_part(part: &str) -> Value {
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).expect("base64url part")).expect("JSON part")
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).expect("base64url part"))
+        .expect("JSON part")
 }
 
 async fn signing_in_then_exchanging_yields_a_token_with_the_right_claims(store: Store) {
-    let Some(app) = TestApp::spawn(store).await else { return };
+    let Some(app) = TestApp::spawn(store).await else {
+        return;
+    };
     let email = unique_email();
     app.sign_up(&email).await;
     let browser = app.sign_in(&email).await;
@@ -54,12 +57,20 @@ async fn signing_in_then_exchanging_yields_a_token_with_the_right_claims(store: 
     assert_eq!(claims["nbf"].as_i64(), Some(iat));
     assert_eq!(claims["exp"].as_i64(), Some(iat + 60));
     assert_eq!(
-        URL_SAFE_NO_PAD.decode(claims["jti"].as_str().unwrap()).unwrap().len(),
+        URL_SAFE_NO_PAD
+            .decode(claims["jti"].as_str().unwrap())
+            .unwrap()
+            .len(),
         16
     );
 
     // The kid names a published key, and that key's signature checks out.
-    let jwks: Value = app.get("/.well-known/jwks.json").await.json().await.unwrap();
+    let jwks: Value = app
+        .get("/.well-known/jwks.json")
+        .await
+        .json()
+        .await
+        .unwrap();
     let jwk = jwks["keys"]
         .as_array()
         .unwrap()
@@ -71,7 +82,11 @@ async fn signing_in_then_exchanging_yields_a_token_with_the_right_claims(store: 
         .unwrap()
         .try_into()
         .unwrap();
-    let signature: [u8; 64] = URL_SAFE_NO_PAD.decode(parts[2]).unwrap().try_into().unwrap();
+    let signature: [u8; 64] = URL_SAFE_NO_PAD
+        .decode(parts[2])
+        .unwrap()
+        .try_into()
+        .unwrap();
     let signed = format!("{}.{}", parts[0], parts[1]);
     VerifyingKey::from_bytes(&x)
         .unwrap()
@@ -80,12 +95,21 @@ async fn signing_in_then_exchanging_yields_a_token_with_the_right_claims(store: 
 
     // Each exchange mints a new token id.
     let (_, again) = app.exchange(&browser.token).await;
-    let again = decode_part(again["access_token"].as_str().unwrap().split('.').nth(1).unwrap());
+    let again = decode_part(
+        again["access_token"]
+            .as_str()
+            .unwrap()
+            .split('.')
+            .nth(1)
+            .unwrap(),
+    );
     assert_ne!(again["jti"], claims["jti"]);
 }
 
 async fn every_session_problem_gets_one_identical_invalid_grant(store: Store) {
-    let Some(app) = TestApp::spawn(store).await else { return };
+    let Some(app) = TestApp::spawn(store).await else {
+        return;
+    };
     let mut answers = Vec::new();
 
     let unknown = URL_SAFE_NO_PAD.encode([7u8; 32]);
@@ -104,7 +128,10 @@ async fn every_session_problem_gets_one_identical_invalid_grant(store: Store) {
     pairs.retain(|(name, _)| *name != "user_agent");
     pairs.push(("user_agent", "curl/8.0"));
     let response = app.exchange_form(&pairs).await;
-    answers.push(("other User-Agent", (response.status(), response.json().await.unwrap())));
+    answers.push((
+        "other User-Agent",
+        (response.status(), response.json().await.unwrap()),
+    ));
     // The refused User-Agent did not hurt the session for its real owner.
     assert_eq!(app.exchange(&other_browser.token).await.0, StatusCode::OK);
 
@@ -120,7 +147,9 @@ async fn every_session_problem_gets_one_identical_invalid_grant(store: Store) {
 }
 
 async fn a_missing_or_repeated_parameter_is_invalid_request(store: Store) {
-    let Some(app) = TestApp::spawn(store).await else { return };
+    let Some(app) = TestApp::spawn(store).await else {
+        return;
+    };
     let browser = app.sign_up(&unique_email()).await;
     for name in [
         "grant_type",
@@ -144,7 +173,11 @@ async fn a_missing_or_repeated_parameter_is_invalid_request(store: Store) {
         let value = repeated.iter().find(|(n, _)| *n == name).unwrap().1;
         repeated.push((name, value));
         let response = app.exchange_form(&repeated).await;
-        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{name} repeated");
+        assert_eq!(
+            response.status(),
+            StatusCode::BAD_REQUEST,
+            "{name} repeated"
+        );
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["error"], "invalid_request", "{name} repeated");
     }
@@ -159,7 +192,9 @@ async fn a_missing_or_repeated_parameter_is_invalid_request(store: Store) {
 }
 
 async fn malformed_method_or_path_is_invalid_request(store: Store) {
-    let Some(app) = TestApp::spawn(store).await else { return };
+    let Some(app) = TestApp::spawn(store).await else {
+        return;
+    };
     let browser = app.sign_up(&unique_email()).await;
     for (name, value) in [
         ("request_method", "get"),
@@ -177,7 +212,9 @@ async fn malformed_method_or_path_is_invalid_request(store: Store) {
 }
 
 async fn an_audience_outside_the_allow_list_is_invalid_target(store: Store) {
-    let Some(app) = TestApp::spawn(store).await else { return };
+    let Some(app) = TestApp::spawn(store).await else {
+        return;
+    };
     let browser = app.sign_up(&unique_email()).await;
     let mut pairs = exchange_pairs(&browser.token);
     pairs.retain(|(n, _)| *n != "audience");
@@ -189,7 +226,9 @@ async fn an_audience_outside_the_allow_list_is_invalid_target(store: Store) {
 }
 
 async fn another_grant_type_is_unsupported_grant_type(store: Store) {
-    let Some(app) = TestApp::spawn(store).await else { return };
+    let Some(app) = TestApp::spawn(store).await else {
+        return;
+    };
     let browser = app.sign_up(&unique_email()).await;
     let mut pairs = exchange_pairs(&browser.token);
     pairs.retain(|(n, _)| *n != "grant_type");
@@ -201,7 +240,9 @@ async fn another_grant_type_is_unsupported_grant_type(store: Store) {
 }
 
 async fn another_ip_is_allowed_unless_sessions_are_bound_to_it(store: Store) {
-    let Some(app) = TestApp::spawn(store).await else { return };
+    let Some(app) = TestApp::spawn(store).await else {
+        return;
+    };
     let browser = app.sign_up(&unique_email()).await;
     let mut pairs = exchange_pairs(&browser.token);
     pairs.retain(|(n, _)| *n != "client_ip");
@@ -268,7 +309,10 @@ async fn use_after_the_update_age_slides_the_expiry_up_to_the_absolute_maximum(s
     assert_eq!(capped["refreshed"], false, "already at the cap: {capped}");
     // Past the absolute maximum, nothing revives it.
     app.clock.advance(hour);
-    assert_eq!(app.exchange(&browser.token).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        app.exchange(&browser.token).await.0,
+        StatusCode::BAD_REQUEST
+    );
     assert_eq!(check().await.0, StatusCode::UNAUTHORIZED);
 }
 

@@ -75,7 +75,10 @@ impl TestApp {
         identity::keys::ensure_initialized(&keys_dir, &clock).expect("key ring initialised");
 
         let (database_url, postgres) = match store {
-            Store::Sqlite => (format!("sqlite://{}/identity.db", dir.path().display()), None),
+            Store::Sqlite => (
+                format!("sqlite://{}/identity.db", dir.path().display()),
+                None,
+            ),
             Store::Postgres => {
                 let database = PostgresDatabase::create().await?;
                 (database.url(), Some(database))
@@ -99,7 +102,9 @@ impl TestApp {
         ];
         args.extend_from_slice(extra);
         let config = Config::try_parse_from(args).expect("test configuration parses");
-        let server = Server::bind(config, clock.clone()).await.expect("identity binds");
+        let server = Server::bind(config, clock.clone())
+            .await
+            .expect("identity binds");
         let base = format!("http://{}", server.local_addr());
         let (shutdown, stop) = oneshot::channel::<()>();
         tokio::spawn(server.run_until(async {
@@ -153,7 +158,11 @@ impl TestApp {
 
     /// GETs a path.
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.http.get(self.url(path)).send().await.expect("request sent")
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request sent")
     }
 
     /// Signs up a new user (signing them in) and returns the browser.
@@ -213,14 +222,20 @@ impl TestApp {
     pub async fn exchange(&self, token: &str) -> (StatusCode, Value) {
         let response = self.exchange_form(&exchange_pairs(token)).await;
         let status = response.status();
-        (status, response.json().await.expect("token endpoint answers JSON"))
+        (
+            status,
+            response.json().await.expect("token endpoint answers JSON"),
+        )
     }
 }
 
 /// The fields edge sends for `GET /api/profile` from the test browser.
 pub fn exchange_pairs(token: &str) -> Vec<(&'static str, &str)> {
     vec![
-        ("grant_type", "urn:ietf:params:oauth:grant-type:token-exchange"),
+        (
+            "grant_type",
+            "urn:ietf:params:oauth:grant-type:token-exchange",
+        ),
         ("subject_token", token),
         ("subject_token_type", "urn:gatehouse:token-type:session"),
         ("audience", "core-api"),
@@ -244,9 +259,15 @@ pub fn sign_up_body(email: &str) -> Value {
 
 fn browser(body: &Value) -> Browser {
     Browser {
-        token: body["session_token"].as_str().expect("session_token").to_owned(),
+        token: body["session_token"]
+            .as_str()
+            .expect("session_token")
+            .to_owned(),
         user_id: body["user"]["id"].as_str().expect("user.id").to_owned(),
-        session_id: body["session"]["id"].as_str().expect("session.id").to_owned(),
+        session_id: body["session"]["id"]
+            .as_str()
+            .expect("session.id")
+            .to_owned(),
     }
 }
 
@@ -290,7 +311,9 @@ impl Drop for TestApp {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
-        let Some(database) = self.postgres.take() else { return };
+        let Some(database) = self.postgres.take() else {
+            return;
+        };
         // Drop runs inside the test's runtime: do the async cleanup on a thread of its own.
         let cleanup = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -302,7 +325,11 @@ impl Drop for TestApp {
                     return;
                 };
                 let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", database.name);
-                let _ = tokio::time::timeout(Duration::from_secs(10), sqlx::query(&drop).execute(&mut admin)).await;
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(10),
+                    sqlx::query(&drop).execute(&mut admin),
+                )
+                .await;
             });
         });
         let _ = cleanup.join();

@@ -10,18 +10,27 @@ fn start_with(mail_settings: &[(&str, &str)]) -> (Option<i32>, String) {
         .env_remove("SMTP_URL")
         .env_remove("DEV_MAILBOX")
         .env("IDENTITY_ADDR", "127.0.0.1:0")
-        .env("DATABASE_URL", format!("sqlite://{}/identity.db", dir.path().display()))
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/identity.db", dir.path().display()),
+        )
         .env("KEYS_DIR", dir.path().join("keys"))
         .envs(mail_settings.iter().copied())
         .output()
         .expect("identity runs");
-    (output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned())
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }
 
 fn assert_refused_in_one_line_naming_both((code, stderr): (Option<i32>, String)) {
     assert_eq!(code, Some(1), "{stderr}");
     assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
-    assert!(stderr.contains("SMTP_URL") && stderr.contains("DEV_MAILBOX"), "{stderr}");
+    assert!(
+        stderr.contains("SMTP_URL") && stderr.contains("DEV_MAILBOX"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -32,5 +41,8 @@ fn identity_refuses_to_start_with_neither_smtp_url_nor_dev_mailbox() {
 
 #[test]
 fn identity_refuses_to_start_with_both_smtp_url_and_dev_mailbox() {
-    assert_refused_in_one_line_naming_both(start_with(&[("SMTP_URL", "smtp://127.0.0.1:2525"), ("DEV_MAILBOX", "true")]));
+    assert_refused_in_one_line_naming_both(start_with(&[
+        ("SMTP_URL", "smtp://127.0.0.1:2525"),
+        ("DEV_MAILBOX", "true"),
+    ]));
 }

@@ -28,7 +28,11 @@ async fn start(router: Router, options: ServeOptions) -> Running {
     let served = tokio::spawn(serve(listener, router, options, async move {
         let _ = stopped.await;
     }));
-    Running { addr, stop: Some(stop), served }
+    Running {
+        addr,
+        stop: Some(stop),
+        served,
+    }
 }
 
 impl Running {
@@ -62,10 +66,16 @@ async fn read_response(stream: &mut TcpStream) -> String {
 }
 
 fn complete(text: &str) -> bool {
-    let Some((head, body)) = text.split_once("\r\n\r\n") else { return false };
+    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+        return false;
+    };
     let length = head
         .lines()
-        .find_map(|line| line.to_ascii_lowercase().strip_prefix("content-length: ").map(str::to_owned))
+        .find_map(|line| {
+            line.to_ascii_lowercase()
+                .strip_prefix("content-length: ")
+                .map(str::to_owned)
+        })
         .and_then(|value| value.trim().parse::<usize>().ok())
         .unwrap_or(0);
     body.len() >= length
@@ -74,12 +84,18 @@ fn complete(text: &str) -> bool {
 /// True once the server has closed its end (read returns 0 or the connection is reset).
 async fn closed_by_server(stream: &mut TcpStream) -> bool {
     let mut chunk = [0u8; 64];
-    matches!(tokio::time::timeout(DEADLINE, stream.read(&mut chunk)).await, Ok(Ok(0) | Err(_)))
+    matches!(
+        tokio::time::timeout(DEADLINE, stream.read(&mut chunk)).await,
+        Ok(Ok(0) | Err(_))
+    )
 }
 
 #[tokio::test]
 async fn handlers_see_the_client_address() {
-    let router = Router::new().route("/", get(|ConnectInfo(addr): ConnectInfo<SocketAddr>| async move { addr.to_string() }));
+    let router = Router::new().route(
+        "/",
+        get(|ConnectInfo(addr): ConnectInfo<SocketAddr>| async move { addr.to_string() }),
+    );
     let running = start(router, ServeOptions::default()).await;
     let mut stream = TcpStream::connect(running.addr).await.unwrap();
     let client = stream.local_addr().unwrap();
@@ -126,14 +142,28 @@ async fn shutdown_finishes_the_request_in_flight_and_refuses_new_connections() {
         }
     })
     .await;
-    assert!(refused.is_ok(), "new connections must be refused once shutdown starts");
-    assert!(closed_by_server(&mut idle).await, "an idle keep-alive connection is closed at shutdown");
-    assert!(!running.served.is_finished(), "serve waits for the request in flight");
+    assert!(
+        refused.is_ok(),
+        "new connections must be refused once shutdown starts"
+    );
+    assert!(
+        closed_by_server(&mut idle).await,
+        "an idle keep-alive connection is closed at shutdown"
+    );
+    assert!(
+        !running.served.is_finished(),
+        "serve waits for the request in flight"
+    );
 
     release.send(()).unwrap();
     let response = read_response(&mut in_flight).await;
-    assert!(response.starts_with("HTTP/1.1 200") && response.ends_with("done"), "{response}");
-    let served = tokio::time::timeout(DEADLINE, running.served).await.expect("serve returns after draining");
+    assert!(
+        response.starts_with("HTTP/1.1 200") && response.ends_with("done"),
+        "{response}"
+    );
+    let served = tokio::time::timeout(DEADLINE, running.served)
+        .await
+        .expect("serve returns after draining");
     assert!(served.unwrap().is_ok());
 }
 
@@ -150,21 +180,32 @@ async fn a_request_that_outlives_the_grace_period_is_dropped_and_serve_returns()
             }
         }),
     );
-    let options = ServeOptions { grace: Duration::from_millis(50), ..ServeOptions::default() };
+    let options = ServeOptions {
+        grace: Duration::from_millis(50),
+        ..ServeOptions::default()
+    };
     let mut running = start(router, options).await;
     let mut stream = TcpStream::connect(running.addr).await.unwrap();
     send_get(&mut stream, "/never").await;
     entered.notified().await;
     running.shut_down();
-    let served = tokio::time::timeout(DEADLINE, running.served).await.expect("serve returns after the grace period");
+    let served = tokio::time::timeout(DEADLINE, running.served)
+        .await
+        .expect("serve returns after the grace period");
     assert!(served.unwrap().is_ok());
-    assert!(closed_by_server(&mut stream).await, "the connection is dropped when the grace is over");
+    assert!(
+        closed_by_server(&mut stream).await,
+        "the connection is dropped when the grace is over"
+    );
 }
 
 #[tokio::test]
 async fn when_the_connection_cap_is_reached_the_next_client_waits_for_a_free_slot() {
     let router = Router::new().route("/", get(|| async { "ok" }));
-    let options = ServeOptions { max_connections: Some(1), ..ServeOptions::default() };
+    let options = ServeOptions {
+        max_connections: Some(1),
+        ..ServeOptions::default()
+    };
     let running = start(router, options).await;
     let mut first = TcpStream::connect(running.addr).await.unwrap();
     send_get(&mut first, "/").await;
@@ -176,7 +217,10 @@ async fn when_the_connection_cap_is_reached_the_next_client_waits_for_a_free_slo
     send_get(&mut second, "/").await;
     let mut byte = [0u8; 1];
     let early = tokio::time::timeout(Duration::from_millis(300), second.read(&mut byte)).await;
-    assert!(early.is_err(), "the second client must not be served while the cap is reached");
+    assert!(
+        early.is_err(),
+        "the second client must not be served while the cap is reached"
+    );
 
     drop(first);
     assert!(read_response(&mut second).await.starts_with("HTTP/1.1 200"));
@@ -185,32 +229,54 @@ async fn when_the_connection_cap_is_reached_the_next_client_waits_for_a_free_slo
 #[tokio::test]
 async fn a_client_that_never_finishes_its_headers_is_disconnected() {
     let router = Router::new().route("/", get(|| async { "ok" }));
-    let options = ServeOptions { header_read_timeout: Some(Duration::from_millis(100)), ..ServeOptions::default() };
+    let options = ServeOptions {
+        header_read_timeout: Some(Duration::from_millis(100)),
+        ..ServeOptions::default()
+    };
     let running = start(router, options).await;
     let mut stream = TcpStream::connect(running.addr).await.unwrap();
-    stream.write_all(b"GET / HTTP/1.1\r\nhost: te").await.unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nhost: te")
+        .await
+        .unwrap();
     let mut buf = Vec::new();
     let read = tokio::time::timeout(DEADLINE, stream.read_to_end(&mut buf)).await;
-    assert!(read.is_ok(), "the server closes a connection whose headers stall");
+    assert!(
+        read.is_ok(),
+        "the server closes a connection whose headers stall"
+    );
 }
 
 #[tokio::test]
 async fn headers_over_the_cap_are_refused_and_the_connection_closed() {
     let router = Router::new().route("/", get(|| async { "ok" }));
-    let options = ServeOptions { max_header_bytes: Some(16 * 1024), ..ServeOptions::default() };
+    let options = ServeOptions {
+        max_header_bytes: Some(16 * 1024),
+        ..ServeOptions::default()
+    };
     let running = start(router, options).await;
 
     let mut within = TcpStream::connect(running.addr).await.unwrap();
     let padding = format!("x-padding: {}\r\n", "a".repeat(12 * 1024));
-    within.write_all(format!("GET / HTTP/1.1\r\nhost: test\r\n{padding}\r\n").as_bytes()).await.unwrap();
+    within
+        .write_all(format!("GET / HTTP/1.1\r\nhost: test\r\n{padding}\r\n").as_bytes())
+        .await
+        .unwrap();
     assert!(read_response(&mut within).await.starts_with("HTTP/1.1 200"));
 
     let mut over = TcpStream::connect(running.addr).await.unwrap();
     let padding = format!("x-padding: {}\r\n", "a".repeat(20 * 1024));
     // The server may stop reading before all of it is written: that is the point.
-    let _ = over.write_all(format!("GET / HTTP/1.1\r\nhost: test\r\n{padding}").as_bytes()).await;
+    let _ = over
+        .write_all(format!("GET / HTTP/1.1\r\nhost: test\r\n{padding}").as_bytes())
+        .await;
     let mut buf = Vec::new();
-    let _ = tokio::time::timeout(DEADLINE, over.read_to_end(&mut buf)).await.expect("closed within the deadline");
+    let _ = tokio::time::timeout(DEADLINE, over.read_to_end(&mut buf))
+        .await
+        .expect("closed within the deadline");
     let answer = String::from_utf8_lossy(&buf);
-    assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 431"), "{answer}");
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 431"),
+        "{answer}"
+    );
 }

@@ -51,7 +51,13 @@ impl JwksCache {
     /// A set that never changes.
     pub(super) fn fixed(keys: &JwkSet) -> Self {
         let by_kid = keys.keys.iter().filter_map(usable_key).collect();
-        JwksCache { current: RwLock::new(KeySet { generation: 0, by_kid }), source: None }
+        JwksCache {
+            current: RwLock::new(KeySet {
+                generation: 0,
+                by_kid,
+            }),
+            source: None,
+        }
     }
 
     /// An empty set, filled from `url` by [`JwksCache::refresh`].
@@ -76,12 +82,22 @@ impl JwksCache {
 
     /// The key named `kid`, from the current set only.
     pub(super) fn get(&self, kid: &str) -> Option<VerifyingKey> {
-        self.current.read().unwrap_or_else(PoisonError::into_inner).by_kid.get(kid).copied()
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .by_kid
+            .get(kid)
+            .copied()
     }
 
     /// Whether at least one key is known.
     pub(super) fn has_keys(&self) -> bool {
-        !self.current.read().unwrap_or_else(PoisonError::into_inner).by_kid.is_empty()
+        !self
+            .current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .by_kid
+            .is_empty()
     }
 
     /// The key named `kid`, refetching the set once if it is unknown and no token made us fetch
@@ -198,13 +214,22 @@ fn usable_key(jwk: &Jwk) -> Option<(String, VerifyingKey)> {
     let is_ed25519_signing_key = jwk.kty == "OKP"
         && jwk.crv == "Ed25519"
         && jwk.use_.as_deref().is_none_or(|use_| use_ == "sig")
-        && jwk.alg.as_deref().is_none_or(|alg| matches!(alg, "EdDSA" | "Ed25519"));
-    let Some(kid) = jwk.kid.as_ref().filter(|kid| is_ed25519_signing_key && !kid.is_empty()) else {
+        && jwk
+            .alg
+            .as_deref()
+            .is_none_or(|alg| matches!(alg, "EdDSA" | "Ed25519"));
+    let Some(kid) = jwk
+        .kid
+        .as_ref()
+        .filter(|kid| is_ed25519_signing_key && !kid.is_empty())
+    else {
         tracing::debug!(kid = ?jwk.kid, "skipping a JWK that is not an Ed25519 signing key with a kid");
         return None;
     };
     let x: [u8; 32] = URL_SAFE_NO_PAD.decode(&jwk.x).ok()?.try_into().ok()?;
-    let key = VerifyingKey::from_bytes(&x).ok().filter(|key| !key.is_weak())?;
+    let key = VerifyingKey::from_bytes(&x)
+        .ok()
+        .filter(|key| !key.is_weak())?;
     Some((kid.clone(), key))
 }
 

@@ -77,8 +77,9 @@ impl<'t> Jws<'t> {
         else {
             return Err(Malformed("token does not have three parts"));
         };
-        let header_json =
-            URL_SAFE_NO_PAD.decode(header).map_err(|_| Malformed("header is not base64url"))?;
+        let header_json = URL_SAFE_NO_PAD
+            .decode(header)
+            .map_err(|_| Malformed("header is not base64url"))?;
         let decoded_header =
             json_object(&header_json).ok_or(Malformed("header is not a JSON object"))?;
         Ok(Jws {
@@ -99,8 +100,9 @@ impl<'t> Jws<'t> {
         let written = URL_SAFE_NO_PAD
             .decode_slice(self.signature, &mut buffer)
             .map_err(|_| Malformed("signature is not base64url"))?;
-        let bytes: [u8; SIGNATURE_LENGTH] =
-            buffer[..written].try_into().map_err(|_| Malformed("signature is not 64 bytes"))?;
+        let bytes: [u8; SIGNATURE_LENGTH] = buffer[..written]
+            .try_into()
+            .map_err(|_| Malformed("signature is not 64 bytes"))?;
         Ok(Signature::from_bytes(&bytes))
     }
 
@@ -109,7 +111,9 @@ impl<'t> Jws<'t> {
         let json = URL_SAFE_NO_PAD
             .decode(self.payload)
             .map_err(|_| Malformed("payload is not base64url"))?;
-        json_object(&json).ok_or(Malformed("claims are not a JSON object of the expected types"))
+        json_object(&json).ok_or(Malformed(
+            "claims are not a JSON object of the expected types",
+        ))
     }
 }
 

@@ -12,11 +12,16 @@ const METHOD: &str = "GET";
 const PATH: &str = "/api/orders";
 
 fn verifier_for(minter: &Minter) -> Verifier {
-    Verifier::with_keys(VerifierConfig::new("unused", ISSUER, AUDIENCE), minter.jwks())
+    Verifier::with_keys(
+        VerifierConfig::new("unused", ISSUER, AUDIENCE),
+        minter.jwks(),
+    )
 }
 
 async fn verify(minter: &Minter, token: &str) -> Result<Claims, VerifyError> {
-    verifier_for(minter).verify_at(token, METHOD, PATH, NOW).await
+    verifier_for(minter)
+        .verify_at(token, METHOD, PATH, NOW)
+        .await
 }
 
 /// A token with one header member changed (`Value::Null` removes it).
@@ -34,7 +39,9 @@ fn with_claim(minter: &Minter, name: &str, value: Value) -> String {
 }
 
 fn set_or_remove(object: &mut Value, name: &str, value: Value) {
-    let map = object.as_object_mut().expect("header and claims are objects");
+    let map = object
+        .as_object_mut()
+        .expect("header and claims are objects");
     if value.is_null() {
         map.remove(name);
     } else {
@@ -115,8 +122,11 @@ async fn alg_none_is_refused_signed_or_not() {
 
     let mut header = minter.header();
     header["alg"] = json!("none");
-    let unsigned =
-        format!("{}.{}.", encode_json(&header), encode_json(&minter.claims(METHOD, PATH, NOW)));
+    let unsigned = format!(
+        "{}.{}.",
+        encode_json(&header),
+        encode_json(&minter.claims(METHOD, PATH, NOW))
+    );
     assert_eq!(verify(&minter, &unsigned).await, Err(UnsupportedAlgorithm));
 }
 
@@ -141,7 +151,11 @@ async fn rsa_and_ecdsa_algorithms_are_refused() {
     let minter = Minter::new();
     for alg in ["RS256", "ES256"] {
         let token = with_header(&minter, "alg", json!(alg));
-        assert_eq!(verify(&minter, &token).await, Err(UnsupportedAlgorithm), "{alg}");
+        assert_eq!(
+            verify(&minter, &token).await,
+            Err(UnsupportedAlgorithm),
+            "{alg}"
+        );
     }
 }
 
@@ -189,7 +203,11 @@ async fn headers_that_pick_a_key_or_demand_extensions_are_refused() {
     ];
     for (name, value) in cases {
         let token = with_header(&minter, name, value);
-        assert_eq!(verify(&minter, &token).await, Err(ForbiddenHeader(name)), "{name}");
+        assert_eq!(
+            verify(&minter, &token).await,
+            Err(ForbiddenHeader(name)),
+            "{name}"
+        );
     }
     let mut header = minter.header();
     header["jku"] = Value::Null;
@@ -247,7 +265,11 @@ async fn a_wrong_audience_is_refused() {
     let minter = Minter::new();
     for aud in [json!("billing"), json!(["billing", "edge"])] {
         let token = with_claim(&minter, "aud", aud.clone());
-        assert_eq!(verify(&minter, &token).await, Err(AudienceMismatch), "{aud}");
+        assert_eq!(
+            verify(&minter, &token).await,
+            Err(AudienceMismatch),
+            "{aud}"
+        );
     }
 }
 
@@ -281,7 +303,10 @@ async fn the_leeway_is_capped_at_five_seconds() {
     config.leeway = Duration::from_secs(60);
     let verifier = Verifier::with_keys(config, minter.jwks());
     let token = minter.token_for(METHOD, PATH, NOW - 90);
-    assert_eq!(verifier.verify_at(&token, METHOD, PATH, NOW).await, Err(Expired));
+    assert_eq!(
+        verifier.verify_at(&token, METHOD, PATH, NOW).await,
+        Err(Expired)
+    );
 }
 
 #[tokio::test]
@@ -297,7 +322,11 @@ async fn missing_or_empty_sub_jti_sid_are_refused() {
     for name in ["sub", "jti", "sid"] {
         for value in [Value::Null, json!("")] {
             let token = with_claim(&minter, name, value.clone());
-            assert_eq!(verify(&minter, &token).await, Err(MissingClaim(name)), "{name}={value}");
+            assert_eq!(
+                verify(&minter, &token).await,
+                Err(MissingClaim(name)),
+                "{name}={value}"
+            );
         }
     }
 }
@@ -328,32 +357,56 @@ async fn malformed_tokens_are_refused_as_malformed() {
         ("two parts", format!("{header}.{payload}")),
         ("four parts", format!("{token}.{signature}")),
         ("empty", String::new()),
-        ("header not base64url", format!("{header}+.{payload}.{signature}")),
+        (
+            "header not base64url",
+            format!("{header}+.{payload}.{signature}"),
+        ),
         ("padded header", format!("{header}=.{payload}.{signature}")),
         (
             "header not JSON",
-            format!("{}.{payload}.{signature}", URL_SAFE_NO_PAD.encode("alg:EdDSA")),
+            format!(
+                "{}.{payload}.{signature}",
+                URL_SAFE_NO_PAD.encode("alg:EdDSA")
+            ),
         ),
         (
             "header a JSON array",
             format!("{}.{payload}.{signature}", encode_json(&json!(["EdDSA"]))),
         ),
-        ("short signature", format!("{header}.{payload}.{}", &signature[..40])),
-        ("signature not base64url", format!("{header}.{payload}.{}*", &signature[..85])),
-        ("too long", format!("{header}.{}.{signature}", "A".repeat(9000))),
+        (
+            "short signature",
+            format!("{header}.{payload}.{}", &signature[..40]),
+        ),
+        (
+            "signature not base64url",
+            format!("{header}.{payload}.{}*", &signature[..85]),
+        ),
+        (
+            "too long",
+            format!("{header}.{}.{signature}", "A".repeat(9000)),
+        ),
     ];
     for (case, token) in cases {
-        assert!(matches!(verify(&minter, &token).await, Err(Malformed(_))), "{case}");
+        assert!(
+            matches!(verify(&minter, &token).await, Err(Malformed(_))),
+            "{case}"
+        );
     }
 }
 
 #[tokio::test]
 async fn a_duplicated_header_member_is_malformed() {
     let minter = Minter::new();
-    let header =
-        format!(r#"{{"alg":"EdDSA","typ":"at+jwt","kid":"{}","alg":"none"}}"#, minter.kid());
+    let header = format!(
+        r#"{{"alg":"EdDSA","typ":"at+jwt","kid":"{}","alg":"none"}}"#,
+        minter.kid()
+    );
     let claims = encode_json(&minter.claims(METHOD, PATH, NOW));
-    let token = format!("{}.{claims}.{}", URL_SAFE_NO_PAD.encode(header), "A".repeat(86));
+    let token = format!(
+        "{}.{claims}.{}",
+        URL_SAFE_NO_PAD.encode(header),
+        "A".repeat(86)
+    );
     assert!(matches!(verify(&minter, &token).await, Err(Malformed(_))));
 }
 

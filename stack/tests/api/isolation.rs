@@ -24,27 +24,47 @@ const NETWORKS: [(&str, u8); 3] = [("public", 10), ("internal", 20), ("egress", 
 /// A service's host number on every network it joins.
 const HOSTS: [(&str, u8); 3] = [("edge", 2), ("identity", 3), ("core-api", 4)];
 /// The ports the images listen on (docker/Dockerfile's `*_ADDR`).
-const LISTEN: [(&str, &str, u16); 3] =
-    [("edge", "EDGE_ADDR", 8080), ("identity", "IDENTITY_ADDR", 8081), ("core-api", "CORE_API_ADDR", 8082)];
+const LISTEN: [(&str, &str, u16); 3] = [
+    ("edge", "EDGE_ADDR", 8080),
+    ("identity", "IDENTITY_ADDR", 8081),
+    ("core-api", "CORE_API_ADDR", 8082),
+];
 const SMTP_PORT: u16 = 2525;
 
 fn address(network: &str, service_host: u8) -> Ipv4Addr {
-    let octet = NETWORKS.iter().find(|(name, _)| *name == network).expect("a known network").1;
+    let octet = NETWORKS
+        .iter()
+        .find(|(name, _)| *name == network)
+        .expect("a known network")
+        .1;
     Ipv4Addr::new(169, 254, octet, service_host)
 }
 
 fn host(service: &str) -> u8 {
-    HOSTS.iter().find(|(name, _)| *name == service).expect("a known service").1
+    HOSTS
+        .iter()
+        .find(|(name, _)| *name == service)
+        .expect("a known service")
+        .1
 }
 
 fn port(service: &str) -> u16 {
-    LISTEN.iter().find(|(name, _, _)| *name == service).expect("a known service").2
+    LISTEN
+        .iter()
+        .find(|(name, _, _)| *name == service)
+        .expect("a known service")
+        .2
 }
 
 /// Runs `ip ARGS`, panicking with its stderr on failure (the Drop guard still cleans up).
 fn ip(args: &[&str]) {
     let output = Command::new("ip").args(args).output().expect("ip runs");
-    assert!(output.status.success(), "ip {}: {}", args.join(" "), String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 /// The namespaces of one run, deleted (with every process started in them) when dropped.
@@ -77,7 +97,16 @@ impl Topology {
     /// Whether a TCP connection from `ns` to `addr:port` succeeds (bash's /dev/tcp, 2 s cap).
     fn can_connect(&self, ns: &str, addr: Ipv4Addr, port: u16) -> bool {
         Command::new("ip")
-            .args(["netns", "exec", ns, "timeout", "2", "bash", "-c", &format!("exec 3<>/dev/tcp/{addr}/{port}")])
+            .args([
+                "netns",
+                "exec",
+                ns,
+                "timeout",
+                "2",
+                "bash",
+                "-c",
+                &format!("exec 3<>/dev/tcp/{addr}/{port}"),
+            ])
             .stderr(Stdio::null())
             .status()
             .is_ok_and(|status| status.success())
@@ -91,7 +120,10 @@ impl Topology {
                     panic!("a process exited early ({status}) while waiting for {what}");
                 }
             }
-            assert!(started.elapsed() < DEADLINE, "{what} did not listen on {addr}:{port}");
+            assert!(
+                started.elapsed() < DEADLINE,
+                "{what} did not listen on {addr}:{port}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -111,7 +143,10 @@ impl Drop for Topology {
 
 /// Whether this test can run: root and `ip`. Otherwise it skips (fails under CI=true).
 fn can_run() -> bool {
-    let uid = Command::new("id").arg("-u").output().map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned());
+    let uid = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned());
     let reason = match uid.as_deref() {
         Ok("0") if Command::new("ip").arg("-V").output().is_ok() => return true,
         Ok("0") => "the `ip` command (iproute2) is missing".to_owned(),
@@ -130,7 +165,10 @@ fn interpolate(text: &str, given: &HashMap<&str, String>) -> String {
     let mut rest = text;
     while let Some(start) = rest.find("${") {
         out.push_str(&rest[..start]);
-        let end = rest[start..].find('}').map(|i| start + i).expect("a closed ${…}");
+        let end = rest[start..]
+            .find('}')
+            .map(|i| start + i)
+            .expect("a closed ${…}");
         let inner = &rest[start + 2..end];
         let (name, default) = match inner.split_once(":-") {
             Some((name, default)) => (name, Some(default)),
@@ -149,14 +187,23 @@ fn interpolate(text: &str, given: &HashMap<&str, String>) -> String {
 
 /// A service's environment from the compose file: interpolated, service names replaced by their
 /// addresses on the internal network, the image's listen address, and the test's own stores.
-fn environment(service: &Value, given: &HashMap<&str, String>, overrides: &[(&str, String)]) -> Vec<(String, String)> {
+fn environment(
+    service: &Value,
+    given: &HashMap<&str, String>,
+    overrides: &[(&str, String)],
+) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = Vec::new();
     if let Some(map) = service["environment"].as_mapping() {
         for (key, value) in map {
-            let (Some(key), Some(value)) = (key.as_str(), value.as_str()) else { continue };
+            let (Some(key), Some(value)) = (key.as_str(), value.as_str()) else {
+                continue;
+            };
             let mut value = interpolate(value, given);
             for (name, host_number) in HOSTS {
-                value = value.replace(&format!("//{name}:"), &format!("//{}:", address("internal", host_number)));
+                value = value.replace(
+                    &format!("//{name}:"),
+                    &format!("//{}:", address("internal", host_number)),
+                );
             }
             env.push((key.to_owned(), value));
         }
@@ -169,7 +216,12 @@ fn environment(service: &Value, given: &HashMap<&str, String>, overrides: &[(&st
 }
 
 fn networks_of(service: &Value) -> Vec<String> {
-    service["networks"].as_sequence().into_iter().flatten().filter_map(|n| n.as_str().map(str::to_owned)).collect()
+    service["networks"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .filter_map(|n| n.as_str().map(str::to_owned))
+        .collect()
 }
 
 fn curl(topology: &Topology, ns: &str, args: &[&str]) -> Output {
@@ -183,15 +235,24 @@ async fn from_the_public_network_only_edge_answers_and_a_proxied_call_works() {
     if !can_run() {
         return;
     }
-    let (Some(identity_bin), Some(core_api_bin), Some(edge_bin)) = (binary("identity"), binary("core-api"), binary("edge"))
+    let (Some(identity_bin), Some(core_api_bin), Some(edge_bin)) =
+        (binary("identity"), binary("core-api"), binary("edge"))
     else {
         return;
     };
     let compose = compose();
     let services = &compose["services"];
     let work = tempfile::tempdir().expect("a temp dir");
-    let prefix = format!("gh{}{}", std::process::id() % 100_000, rand::random::<u16>() % 1000);
-    let mut topology = Topology { prefix, namespaces: Vec::new(), children: Vec::new() };
+    let prefix = format!(
+        "gh{}{}",
+        std::process::id() % 100_000,
+        rand::random::<u16>() % 1000
+    );
+    let mut topology = Topology {
+        prefix,
+        namespaces: Vec::new(),
+        children: Vec::new(),
+    };
 
     // The networks: a namespace each, holding a bridge; the public and egress bridges also carry
     // .1, standing for "a client on the internet" and "the SMTP server" respectively.
@@ -200,7 +261,15 @@ async fn from_the_public_network_only_edge_answers_and_a_proxied_call_works() {
         ip(&["-n", &ns, "link", "add", "br0", "type", "bridge"]);
         ip(&["-n", &ns, "link", "set", "br0", "up"]);
         if network != "internal" {
-            ip(&["-n", &ns, "addr", "add", &format!("{}/24", address(network, 1)), "dev", "br0"]);
+            ip(&[
+                "-n",
+                &ns,
+                "addr",
+                "add",
+                &format!("{}/24", address(network, 1)),
+                "dev",
+                "br0",
+            ]);
         }
     }
     // The services: a namespace each, one veth per network the compose file puts them on.
@@ -209,9 +278,22 @@ async fn from_the_public_network_only_edge_answers_and_a_proxied_call_works() {
         for network in networks_of(&services[service]) {
             let bridge_ns = topology.ns(&network);
             let (inside, outside) = (format!("e-{network}"), format!("p-{service}"));
-            ip(&["link", "add", &inside, "netns", &ns, "type", "veth", "peer", "name", &outside, "netns", &bridge_ns]);
-            ip(&["-n", &bridge_ns, "link", "set", &outside, "master", "br0", "up"]);
-            ip(&["-n", &ns, "addr", "add", &format!("{}/24", address(&network, host_number)), "dev", &inside]);
+            ip(&[
+                "link", "add", &inside, "netns", &ns, "type", "veth", "peer", "name", &outside,
+                "netns", &bridge_ns,
+            ]);
+            ip(&[
+                "-n", &bridge_ns, "link", "set", &outside, "master", "br0", "up",
+            ]);
+            ip(&[
+                "-n",
+                &ns,
+                "addr",
+                "add",
+                &format!("{}/24", address(&network, host_number)),
+                "dev",
+                &inside,
+            ]);
             ip(&["-n", &ns, "link", "set", &inside, "up"]);
         }
     }
@@ -219,20 +301,31 @@ async fn from_the_public_network_only_edge_answers_and_a_proxied_call_works() {
     let egress = topology.ns("egress");
     println!("namespaces: {}", topology.namespaces.join(" "));
     for (service, _) in HOSTS {
-        println!("  {service}: networks {:?}", networks_of(&services[service]));
+        println!(
+            "  {service}: networks {:?}",
+            networks_of(&services[service])
+        );
     }
 
     // SMTP on the egress network.
     let smtp_addr = address("egress", 1);
     let smtp = topology
         .exec(&egress, Path::new("python3"))
-        .args(["-m", "aiosmtpd", "-n", "-l", &format!("{smtp_addr}:{SMTP_PORT}")])
+        .args([
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            &format!("{smtp_addr}:{SMTP_PORT}"),
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("aiosmtpd starts (pip install aiosmtpd)");
     topology.children.push(smtp);
-    topology.wait_until_connectable(&egress.clone(), smtp_addr, SMTP_PORT, "aiosmtpd").await;
+    topology
+        .wait_until_connectable(&egress.clone(), smtp_addr, SMTP_PORT, "aiosmtpd")
+        .await;
 
     let mut given = HashMap::new();
     given.insert("SMTP_URL", format!("smtp://{smtp_addr}:{SMTP_PORT}"));
@@ -246,7 +339,12 @@ async fn from_the_public_network_only_edge_answers_and_a_proxied_call_works() {
     let keys = &services["keys"];
     let argv: Vec<String> = [&keys["entrypoint"], &keys["command"]]
         .into_iter()
-        .flat_map(|v| v.as_sequence().into_iter().flatten().filter_map(|s| s.as_str().map(str::to_owned)))
+        .flat_map(|v| {
+            v.as_sequence()
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+        })
         .collect();
     assert_eq!(argv[0], "identity");
     let status = Command::new(&identity_bin)
@@ -265,7 +363,10 @@ async fn from_the_public_network_only_edge_answers_and_a_proxied_call_works() {
         bin: &Path,
         overrides: Vec<(&str, String)>,
     ) {
-        let (_, variable, port) = LISTEN.iter().find(|(name, _, _)| *name == service).expect("listens");
+        let (_, variable, port) = LISTEN
+            .iter()
+            .find(|(name, _, _)| *name == service)
+            .expect("listens");
         let mut overrides = overrides;
         overrides.push((variable, format!("0.0.0.0:{port}")));
         overrides.push(("PATH", std::env::var("PATH").unwrap_or_default()));
@@ -293,13 +394,35 @@ async fn from_the_public_network_only_edge_answers_and_a_proxied_call_works() {
             if ok {
                 break;
             }
-            assert!(started.elapsed() < DEADLINE, "{service} did not become ready");
+            assert!(
+                started.elapsed() < DEADLINE,
+                "{service} did not become ready"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-    let identity_env = vec![("DATABASE_URL", sqlite("identity.db")), ("KEYS_DIR", keys_dir)];
-    start(&mut topology, services, &given, "identity", &identity_bin, identity_env).await;
-    start(&mut topology, services, &given, "core-api", &core_api_bin, vec![("DATABASE_URL", sqlite("core-api.db"))]).await;
+    let identity_env = vec![
+        ("DATABASE_URL", sqlite("identity.db")),
+        ("KEYS_DIR", keys_dir),
+    ];
+    start(
+        &mut topology,
+        services,
+        &given,
+        "identity",
+        &identity_bin,
+        identity_env,
+    )
+    .await;
+    start(
+        &mut topology,
+        services,
+        &given,
+        "core-api",
+        &core_api_bin,
+        vec![("DATABASE_URL", sqlite("core-api.db"))],
+    )
+    .await;
     start(&mut topology, services, &given, "edge", &edge_bin, vec![]).await;
 
     // Who can reach whom.
@@ -307,19 +430,76 @@ async fn from_the_public_network_only_edge_answers_and_a_proxied_call_works() {
     let identity_internal = address("internal", host("identity"));
     let core_internal = address("internal", host("core-api"));
     let checks = [
-        ("public → edge", public.clone(), edge_public, port("edge"), true),
-        ("public → identity", public.clone(), identity_internal, port("identity"), false),
-        ("public → core-api", public.clone(), core_internal, port("core-api"), false),
-        ("public → smtp (egress)", public.clone(), smtp_addr, SMTP_PORT, false),
-        ("edge → identity", topology.ns("edge"), identity_internal, port("identity"), true),
-        ("edge → core-api", topology.ns("edge"), core_internal, port("core-api"), true),
-        ("edge → smtp (egress)", topology.ns("edge"), smtp_addr, SMTP_PORT, false),
-        ("core-api → smtp (egress)", topology.ns("core-api"), smtp_addr, SMTP_PORT, false),
-        ("identity → smtp (egress)", topology.ns("identity"), smtp_addr, SMTP_PORT, true),
+        (
+            "public → edge",
+            public.clone(),
+            edge_public,
+            port("edge"),
+            true,
+        ),
+        (
+            "public → identity",
+            public.clone(),
+            identity_internal,
+            port("identity"),
+            false,
+        ),
+        (
+            "public → core-api",
+            public.clone(),
+            core_internal,
+            port("core-api"),
+            false,
+        ),
+        (
+            "public → smtp (egress)",
+            public.clone(),
+            smtp_addr,
+            SMTP_PORT,
+            false,
+        ),
+        (
+            "edge → identity",
+            topology.ns("edge"),
+            identity_internal,
+            port("identity"),
+            true,
+        ),
+        (
+            "edge → core-api",
+            topology.ns("edge"),
+            core_internal,
+            port("core-api"),
+            true,
+        ),
+        (
+            "edge → smtp (egress)",
+            topology.ns("edge"),
+            smtp_addr,
+            SMTP_PORT,
+            false,
+        ),
+        (
+            "core-api → smtp (egress)",
+            topology.ns("core-api"),
+            smtp_addr,
+            SMTP_PORT,
+            false,
+        ),
+        (
+            "identity → smtp (egress)",
+            topology.ns("identity"),
+            smtp_addr,
+            SMTP_PORT,
+            true,
+        ),
     ];
     for (what, ns, addr, port, expected) in checks {
         let reached = topology.can_connect(&ns, addr, port);
-        println!("{what:<26} {addr}:{port:<5} {}", if reached { "connects" } else { "unreachable" });
+        println!(
+            "{what:<26} {addr}:{port:<5} {}",
+            if reached { "connects" } else { "unreachable" }
+        );
         assert_eq!(reached, expected, "{what}");
     }
 
@@ -327,22 +507,57 @@ async fn from_the_public_network_only_edge_answers_and_a_proxied_call_works() {
     let jar = work.path().join("cookies.txt").display().to_string();
     let base = format!("http://{edge_public}:{}", port("edge"));
     let email = format!("netns-{}@example.com", rand::random::<u32>());
-    let body = format!(r#"{{"name":"Net","email":"{email}","password":"correct horse battery staple"}}"#);
+    let body =
+        format!(r#"{{"name":"Net","email":"{email}","password":"correct horse battery staple"}}"#);
     let origin = "Origin: http://localhost:8080";
     let sign_up = curl(
         &topology,
         &public,
-        &["-c", &jar, "-o", "/dev/null", "-w", "%{http_code}", "-H", origin, "-H", "Content-Type: application/json",
-          "--data", &body, &format!("{base}/api/auth/sign-up/email")],
+        &[
+            "-c",
+            &jar,
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-H",
+            origin,
+            "-H",
+            "Content-Type: application/json",
+            "--data",
+            &body,
+            &format!("{base}/api/auth/sign-up/email"),
+        ],
     );
     let sign_up_status = String::from_utf8_lossy(&sign_up.stdout).to_string();
     println!("public: POST {base}/api/auth/sign-up/email → {sign_up_status}");
-    assert_eq!(sign_up_status, "200", "{}", String::from_utf8_lossy(&sign_up.stderr));
-    let profile = curl(&topology, &public, &["-b", &jar, "-w", "\n%{http_code}", &format!("{base}/api/profile")]);
+    assert_eq!(
+        sign_up_status,
+        "200",
+        "{}",
+        String::from_utf8_lossy(&sign_up.stderr)
+    );
+    let profile = curl(
+        &topology,
+        &public,
+        &[
+            "-b",
+            &jar,
+            "-w",
+            "\n%{http_code}",
+            &format!("{base}/api/profile"),
+        ],
+    );
     let profile = String::from_utf8_lossy(&profile.stdout).to_string();
-    println!("public: GET {base}/api/profile → {}", profile.replace('\n', " "));
+    println!(
+        "public: GET {base}/api/profile → {}",
+        profile.replace('\n', " ")
+    );
     assert!(profile.ends_with("\n200"), "{profile}");
-    assert!(profile.contains(&email), "core-api answered for the signed-up user: {profile}");
+    assert!(
+        profile.contains(&email),
+        "core-api answered for the signed-up user: {profile}"
+    );
 
     // identity reached the SMTP server through egress: the verification mail arrived.
     let mut smtp = topology.children.remove(0);

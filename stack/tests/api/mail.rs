@@ -15,10 +15,14 @@ use reqwest::Response;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
-use crate::support::{api_status, assert_code, claims_of, json_of, post_raw, unique_email, Browser, Setup, Store, TestStack, PASSWORD};
+use crate::support::{
+    api_status, assert_code, claims_of, json_of, post_raw, unique_email, Browser, Setup, Store,
+    TestStack, PASSWORD,
+};
 
 const NEW_PASSWORD: &str = "a brand new passphrase";
-pub(crate) const RESET_MESSAGE: &str = "If this email exists in our system, check your email for the reset link";
+pub(crate) const RESET_MESSAGE: &str =
+    "If this email exists in our system, check your email for the reset link";
 pub(crate) const VERIFY_SUBJECT: &str = "Confirm your email address";
 pub(crate) const RESET_SUBJECT: &str = "Reset your password";
 /// How long a mail may take to arrive before the test fails.
@@ -73,7 +77,9 @@ impl SmtpSink {
     /// Whether aiosmtpd can run here; `false` (test skipped, after saying why) when Python or
     /// aiosmtpd is missing — which fails instead when `CI=true`.
     pub(crate) fn available() -> bool {
-        let probe = Command::new("python3").args(["-c", "import aiosmtpd"]).output();
+        let probe = Command::new("python3")
+            .args(["-c", "import aiosmtpd"])
+            .output();
         let missing = match probe {
             Ok(output) if output.status.success() => None,
             Ok(output) => Some(String::from_utf8_lossy(&output.stderr).trim().to_owned()),
@@ -95,24 +101,46 @@ impl SmtpSink {
             return None;
         }
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut handler = std::fs::File::create(dir.path().join("gatehouse_sink.py")).expect("handler file");
-        handler.write_all(SINK_HANDLER.as_bytes()).expect("handler written");
+        let mut handler =
+            std::fs::File::create(dir.path().join("gatehouse_sink.py")).expect("handler file");
+        handler
+            .write_all(SINK_HANDLER.as_bytes())
+            .expect("handler written");
         let mailbox = dir.path().join("mailbox.jsonl");
         let child = Command::new("python3")
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "gatehouse_sink.Sink"])
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "gatehouse_sink.Sink",
+            ])
             .arg(&mailbox)
             .env("PYTHONPATH", dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .spawn()
             .expect("aiosmtpd starts");
-        let mut sink = SmtpSink { child, port, mailbox, _dir: dir };
+        let mut sink = SmtpSink {
+            child,
+            port,
+            mailbox,
+            _dir: dir,
+        };
         let deadline = tokio::time::Instant::now() + MAIL_DEADLINE;
-        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
             if let Ok(Some(status)) = sink.child.try_wait() {
                 panic!("aiosmtpd exited before listening: {status}");
             }
-            assert!(tokio::time::Instant::now() < deadline, "aiosmtpd did not listen on {port} in time");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "aiosmtpd did not listen on {port} in time"
+            );
             tokio::time::sleep(POLL).await;
         }
         Some(sink)
@@ -120,7 +148,9 @@ impl SmtpSink {
 
     /// `SMTP_URL` for identity.
     pub(crate) fn url(&self) -> identity::mail::SmtpUrl {
-        format!("smtp://127.0.0.1:{}", self.port).parse().expect("an smtp URL")
+        format!("smtp://127.0.0.1:{}", self.port)
+            .parse()
+            .expect("an smtp URL")
     }
 
     /// Every mail received so far, oldest first.
@@ -134,7 +164,10 @@ impl SmtpSink {
 
     /// The mails to `to` with `subject`.
     pub(crate) fn mails_to(&self, to: &str, subject: &str) -> Vec<Value> {
-        self.mails().into_iter().filter(|mail| is_to(mail, to) && mail["subject"] == subject).collect()
+        self.mails()
+            .into_iter()
+            .filter(|mail| is_to(mail, to) && mail["subject"] == subject)
+            .collect()
     }
 
     /// Waits until `count` mails to `to` with `subject` have arrived; returns them.
@@ -148,7 +181,10 @@ impl SmtpSink {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "{count} mail(s) {subject:?} to {to} did not arrive; mailbox: {:?}",
-                self.mails().iter().map(|mail| (mail["to"].clone(), mail["subject"].clone())).collect::<Vec<_>>()
+                self.mails()
+                    .iter()
+                    .map(|mail| (mail["to"].clone(), mail["subject"].clone()))
+                    .collect::<Vec<_>>()
             );
             tokio::time::sleep(POLL).await;
         }
@@ -164,16 +200,24 @@ impl Drop for SmtpSink {
 
 /// A port nothing listens on (yet).
 pub(crate) fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port()
+    TcpListener::bind("127.0.0.1:0")
+        .expect("a free port")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 /// `SMTP_URL` for a server on `port` of this host.
 pub(crate) fn smtp_url_on(port: u16) -> identity::mail::SmtpUrl {
-    format!("smtp://127.0.0.1:{port}").parse().expect("an smtp URL")
+    format!("smtp://127.0.0.1:{port}")
+        .parse()
+        .expect("an smtp URL")
 }
 
 pub(crate) fn is_to(mail: &Value, to: &str) -> bool {
-    mail["to"].as_array().is_some_and(|list| list.iter().any(|address| address == to))
+    mail["to"]
+        .as_array()
+        .is_some_and(|list| list.iter().any(|address| address == to))
 }
 
 /// A stack whose identity mails through `sink`.
@@ -202,12 +246,25 @@ pub(crate) fn path_of(link: &str) -> String {
 }
 
 pub(crate) fn location(response: &Response) -> String {
-    response.headers().get(LOCATION).expect("a Location").to_str().expect("ASCII").to_owned()
+    response
+        .headers()
+        .get(LOCATION)
+        .expect("a Location")
+        .to_str()
+        .expect("ASCII")
+        .to_owned()
 }
 
-
 pub(crate) async fn request_reset(browser: &Browser, email: &str) -> (u16, Value) {
-    json_of(browser.post_json("/api/auth/request-password-reset", json!({ "email": email })).await).await
+    json_of(
+        browser
+            .post_json(
+                "/api/auth/request-password-reset",
+                json!({ "email": email }),
+            )
+            .await,
+    )
+    .await
 }
 
 async fn reset(browser: &Browser, token: &str, new_password: &str) -> (u16, Value) {
@@ -220,23 +277,37 @@ pub(crate) async fn token_from_reset_link(browser: &Browser, link: &str) -> Stri
     let response = browser.get(&path_of(link)).await;
     assert_eq!(response.status(), 302);
     let target = location(&response);
-    let token = target.strip_prefix("/reset-password?token=").unwrap_or_else(|| panic!("redirected to {target}"));
+    let token = target
+        .strip_prefix("/reset-password?token=")
+        .unwrap_or_else(|| panic!("redirected to {target}"));
     token.to_owned()
 }
 
-
 async fn sign_up_mails_a_verification_link_that_verifies_once(store: Store) {
-    let Some(sink) = SmtpSink::start().await else { return };
-    let Some(stack) = stack_with_smtp(store, &sink).await else { return };
+    let Some(sink) = SmtpSink::start().await else {
+        return;
+    };
+    let Some(stack) = stack_with_smtp(store, &sink).await else {
+        return;
+    };
     let browser = stack.browser();
     let email = unique_email("Vera");
-    assert_eq!(browser.sign_up("Vera", &email, PASSWORD).await.status(), 200);
+    assert_eq!(
+        browser.sign_up("Vera", &email, PASSWORD).await.status(),
+        200
+    );
 
     let mail = sink.wait_for(&email, VERIFY_SUBJECT, 1).await.remove(0);
     assert_eq!(mail["from"], "Gatehouse <no-reply@localhost>");
-    let link = link_in(mail["text"].as_str().expect("text"), "/api/auth/verify-email?token=");
+    let link = link_in(
+        mail["text"].as_str().expect("text"),
+        "/api/auth/verify-email?token=",
+    );
     assert!(link.ends_with("&callbackURL=/verify-email"), "{link}");
-    assert!(mail["html"].as_str().expect("html").contains(&link.replace('&', "&amp;")));
+    assert!(mail["html"]
+        .as_str()
+        .expect("html")
+        .contains(&link.replace('&', "&amp;")));
     let (_, session) = json_of(browser.get("/api/auth/get-session").await).await;
     assert_eq!(session["user"]["emailVerified"], false);
 
@@ -246,7 +317,9 @@ async fn sign_up_mails_a_verification_link_that_verifies_once(store: Store) {
     let (_, session) = json_of(browser.get("/api/auth/get-session").await).await;
     assert_eq!(session["user"]["emailVerified"], true);
     let session_token = browser.session_token().expect("signed in");
-    let token = stack.exchange(&session_token, "GET", "/api/profile", &browser.user_agent).await;
+    let token = stack
+        .exchange(&session_token, "GET", "/api/profile", &browser.user_agent)
+        .await;
     assert_eq!(claims_of(&token)["email_verified"], true);
 
     let again = browser.get(&path_of(&link)).await;
@@ -254,58 +327,112 @@ async fn sign_up_mails_a_verification_link_that_verifies_once(store: Store) {
     assert_eq!(location(&again), "/verify-email?error=INVALID_TOKEN");
     let without_callback = path_of(&link).replace("&callbackURL=/verify-email", "");
     let (status, body) = json_of(browser.get(&without_callback).await).await;
-    assert_eq!((status, body["code"].as_str()), (401, Some("INVALID_TOKEN")));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("INVALID_TOKEN"))
+    );
 
     // With SMTP_URL set, neither the outbox nor the mailbox page exists.
     assert_eq!(browser.get("/dev/mailbox").await.status(), 404);
-    let outbox = reqwest::get(format!("{}/v1/dev/outbox", stack.stack.identity.url())).await.expect("identity answers");
+    let outbox = reqwest::get(format!("{}/v1/dev/outbox", stack.stack.identity.url()))
+        .await
+        .expect("identity answers");
     assert_eq!(outbox.status(), 404);
 }
 
 async fn a_reset_link_sets_a_new_password_and_ends_every_session(store: Store) {
-    let Some(sink) = SmtpSink::start().await else { return };
-    let Some(stack) = stack_with_smtp(store, &sink).await else { return };
+    let Some(sink) = SmtpSink::start().await else {
+        return;
+    };
+    let Some(stack) = stack_with_smtp(store, &sink).await else {
+        return;
+    };
     let email = unique_email("Rosa");
     let laptop = stack.browser();
     assert_eq!(laptop.sign_up("Rosa", &email, PASSWORD).await.status(), 200);
-    let phone = Browser::new(&stack.edge(), &stack.public_url, "Mozilla/5.0 (iPhone) GatehouseTest/2.0");
+    let phone = Browser::new(
+        &stack.edge(),
+        &stack.public_url,
+        "Mozilla/5.0 (iPhone) GatehouseTest/2.0",
+    );
     assert_eq!(phone.sign_in(&email, PASSWORD).await.status(), 200);
-    assert_eq!((api_status(&laptop).await, api_status(&phone).await), (200, 200));
+    assert_eq!(
+        (api_status(&laptop).await, api_status(&phone).await),
+        (200, 200)
+    );
 
     let anonymous = stack.browser();
     let (status, body) = request_reset(&anonymous, &email).await;
-    assert_eq!((status, body), (200, json!({ "status": true, "message": RESET_MESSAGE })));
+    assert_eq!(
+        (status, body),
+        (200, json!({ "status": true, "message": RESET_MESSAGE }))
+    );
     let mail = sink.wait_for(&email, RESET_SUBJECT, 1).await.remove(0);
-    let link = link_in(mail["text"].as_str().expect("text"), "/api/auth/reset-password/");
+    let link = link_in(
+        mail["text"].as_str().expect("text"),
+        "/api/auth/reset-password/",
+    );
     assert!(link.ends_with("?callbackURL=/reset-password"), "{link}");
     let token = token_from_reset_link(&anonymous, &link).await;
     let token_again = token_from_reset_link(&anonymous, &link).await;
-    assert_eq!(token, token_again, "following the link does not use the token up");
+    assert_eq!(
+        token, token_again,
+        "following the link does not use the token up"
+    );
 
-    assert_eq!(reset(&anonymous, &token, NEW_PASSWORD).await, (200, json!({ "status": true })));
-    assert_eq!(api_status(&laptop).await, 401, "every old session dies on its next proxied call");
+    assert_eq!(
+        reset(&anonymous, &token, NEW_PASSWORD).await,
+        (200, json!({ "status": true }))
+    );
+    assert_eq!(
+        api_status(&laptop).await,
+        401,
+        "every old session dies on its next proxied call"
+    );
     assert_eq!(api_status(&phone).await, 401);
-    assert_eq!(stack.browser().sign_in(&email, PASSWORD).await.status(), 401, "the old password fails");
+    assert_eq!(
+        stack.browser().sign_in(&email, PASSWORD).await.status(),
+        401,
+        "the old password fails"
+    );
     let fresh = stack.browser();
-    assert_eq!(fresh.sign_in(&email, NEW_PASSWORD).await.status(), 200, "the new password works");
+    assert_eq!(
+        fresh.sign_in(&email, NEW_PASSWORD).await.status(),
+        200,
+        "the new password works"
+    );
     assert_eq!(api_status(&fresh).await, 200);
 
     let dead = anonymous.get(&path_of(&link)).await;
     assert_eq!(location(&dead), "/reset-password?error=INVALID_TOKEN");
     let (status, body) = reset(&anonymous, &token, "yet another passphrase").await;
-    assert_eq!((status, body["code"].as_str()), (400, Some("INVALID_TOKEN")));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("INVALID_TOKEN"))
+    );
     assert_eq!(fresh.sign_in(&email, NEW_PASSWORD).await.status(), 200);
 }
 
 async fn two_concurrent_resets_with_one_token_exactly_one_succeeds(store: Store) {
-    let Some(sink) = SmtpSink::start().await else { return };
-    let Some(stack) = stack_with_smtp(store, &sink).await else { return };
+    let Some(sink) = SmtpSink::start().await else {
+        return;
+    };
+    let Some(stack) = stack_with_smtp(store, &sink).await else {
+        return;
+    };
     let email = unique_email("Cora");
     let browser = stack.browser();
-    assert_eq!(browser.sign_up("Cora", &email, PASSWORD).await.status(), 200);
+    assert_eq!(
+        browser.sign_up("Cora", &email, PASSWORD).await.status(),
+        200
+    );
     assert_eq!(request_reset(&browser, &email).await.0, 200);
     let mail = sink.wait_for(&email, RESET_SUBJECT, 1).await.remove(0);
-    let token = token_from_reset_link(&browser, &link_in(mail["text"].as_str().expect("text"), "/reset-password/")).await;
+    let token = token_from_reset_link(
+        &browser,
+        &link_in(mail["text"].as_str().expect("text"), "/reset-password/"),
+    )
+    .await;
 
     let (one, two) = futures::join!(
         reset(&browser, &token, "first new passphrase"),
@@ -314,16 +441,28 @@ async fn two_concurrent_resets_with_one_token_exactly_one_succeeds(store: Store)
     let mut statuses = [one.0, two.0];
     statuses.sort_unstable();
     assert_eq!(statuses, [200, 400], "{one:?} {two:?}");
-    let winner = if one.0 == 200 { "first new passphrase" } else { "second new passphrase" };
-    let loser = if one.0 == 200 { "second new passphrase" } else { "first new passphrase" };
+    let winner = if one.0 == 200 {
+        "first new passphrase"
+    } else {
+        "second new passphrase"
+    };
+    let loser = if one.0 == 200 {
+        "second new passphrase"
+    } else {
+        "first new passphrase"
+    };
     assert_eq!(stack.browser().sign_in(&email, winner).await.status(), 200);
     assert_eq!(stack.browser().sign_in(&email, loser).await.status(), 401);
 }
 
 #[tokio::test]
 async fn a_reset_for_an_unknown_address_answers_the_same_and_mails_nothing() {
-    let Some(sink) = SmtpSink::start().await else { return };
-    let Some(stack) = stack_with_smtp(Store::Sqlite, &sink).await else { return };
+    let Some(sink) = SmtpSink::start().await else {
+        return;
+    };
+    let Some(stack) = stack_with_smtp(Store::Sqlite, &sink).await else {
+        return;
+    };
     let known = unique_email("Kim");
     let browser = stack.browser();
     assert_eq!(browser.sign_up("Kim", &known, PASSWORD).await.status(), 200);
@@ -332,28 +471,53 @@ async fn a_reset_for_an_unknown_address_answers_the_same_and_mails_nothing() {
     let for_unknown = request_reset(&browser, &unknown).await;
     let for_known = request_reset(&browser, &known).await;
     assert_eq!(for_unknown, for_known);
-    assert_eq!(for_unknown, (200, json!({ "status": true, "message": RESET_MESSAGE })));
+    assert_eq!(
+        for_unknown,
+        (200, json!({ "status": true, "message": RESET_MESSAGE }))
+    );
     // Mail leaves in order: once the later control mail is in, any mail to the unknown address
     // would be too.
     sink.wait_for(&known, RESET_SUBJECT, 1).await;
-    assert!(sink.mails().iter().all(|mail| !is_to(mail, &unknown)), "{:?}", sink.mails());
+    assert!(
+        sink.mails().iter().all(|mail| !is_to(mail, &unknown)),
+        "{:?}",
+        sink.mails()
+    );
 }
 
 async fn more_than_three_reset_requests_in_ten_minutes_mail_only_three(store: Store) {
-    let Some(sink) = SmtpSink::start().await else { return };
-    let Some(stack) = stack_with_smtp(store, &sink).await else { return };
+    let Some(sink) = SmtpSink::start().await else {
+        return;
+    };
+    let Some(stack) = stack_with_smtp(store, &sink).await else {
+        return;
+    };
     let browser = stack.browser();
     let busy = unique_email("Busy");
     let control = unique_email("Control");
     assert_eq!(browser.sign_up("Busy", &busy, PASSWORD).await.status(), 200);
-    assert_eq!(stack.browser().sign_up("Control", &control, PASSWORD).await.status(), 200);
+    assert_eq!(
+        stack
+            .browser()
+            .sign_up("Control", &control, PASSWORD)
+            .await
+            .status(),
+        200
+    );
 
     for _ in 0..5 {
-        assert_eq!(request_reset(&browser, &busy).await, (200, json!({ "status": true, "message": RESET_MESSAGE })));
+        assert_eq!(
+            request_reset(&browser, &busy).await,
+            (200, json!({ "status": true, "message": RESET_MESSAGE }))
+        );
     }
     assert_eq!(request_reset(&browser, &control).await.0, 200);
     sink.wait_for(&control, RESET_SUBJECT, 1).await;
-    assert_eq!(sink.wait_for(&busy, RESET_SUBJECT, 3).await.len(), 3, "only three mails within the window");
+    assert_eq!(
+        sink.wait_for(&busy, RESET_SUBJECT, 3).await.len(),
+        3,
+        "only three mails within the window"
+    );
 
     // Ten minutes later the address may have mail again.
     stack.clock.advance(Duration::from_secs(10 * 60));
@@ -370,14 +534,20 @@ async fn outbox_with(stack: &TestStack, count: usize) -> Vec<Value> {
         if messages.len() >= count {
             return messages;
         }
-        assert!(tokio::time::Instant::now() < deadline, "the outbox has {} of {count} mails", messages.len());
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the outbox has {} of {count} mails",
+            messages.len()
+        );
         tokio::time::sleep(POLL).await;
     }
 }
 
 /// identity's development outbox, newest first.
 pub(crate) async fn outbox(stack: &TestStack) -> Vec<Value> {
-    let response = reqwest::get(format!("{}/v1/dev/outbox", stack.stack.identity.url())).await.expect("identity answers");
+    let response = reqwest::get(format!("{}/v1/dev/outbox", stack.stack.identity.url()))
+        .await
+        .expect("identity answers");
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.expect("JSON");
     body["messages"].as_array().expect("messages").clone()
@@ -385,7 +555,9 @@ pub(crate) async fn outbox(stack: &TestStack) -> Vec<Value> {
 
 #[tokio::test]
 async fn without_smtp_mail_goes_to_the_outbox_and_the_mailbox_page_links_it() {
-    let Some(stack) = TestStack::start(Store::Sqlite).await else { return };
+    let Some(stack) = TestStack::start(Store::Sqlite).await else {
+        return;
+    };
     let browser = stack.browser();
     let email = unique_email("Dev");
     assert_eq!(browser.sign_up("Dev", &email, PASSWORD).await.status(), 200);
@@ -393,19 +565,34 @@ async fn without_smtp_mail_goes_to_the_outbox_and_the_mailbox_page_links_it() {
 
     let messages = outbox_with(&stack, 2).await;
     assert_eq!(messages.len(), 2);
-    assert_eq!((messages[0]["to"].as_str(), messages[0]["subject"].as_str()), (Some(email.as_str()), Some(RESET_SUBJECT)));
+    assert_eq!(
+        (messages[0]["to"].as_str(), messages[0]["subject"].as_str()),
+        (Some(email.as_str()), Some(RESET_SUBJECT))
+    );
     assert_eq!(messages[1]["subject"], VERIFY_SUBJECT, "newest first");
     let verify_link = messages[1]["links"][0].as_str().expect("a link").to_owned();
-    assert!(messages[1]["text"].as_str().expect("text").contains(&verify_link));
+    assert!(messages[1]["text"]
+        .as_str()
+        .expect("text")
+        .contains(&verify_link));
 
     let page = browser.get("/dev/mailbox").await;
     assert_eq!(page.status(), 200);
-    assert!(page.headers()[CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
+    assert!(page.headers()[CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
     let html = page.text().await.expect("a page");
     let escaped_link = verify_link.replace('&', "&amp;");
-    assert!(html.contains(&format!("<a href=\"{escaped_link}\">")), "{html}");
+    assert!(
+        html.contains(&format!("<a href=\"{escaped_link}\">")),
+        "{html}"
+    );
     assert!(html.contains(&email) && html.contains(RESET_SUBJECT));
-    assert!(html.find(RESET_SUBJECT) < html.find(VERIFY_SUBJECT), "newest first");
+    assert!(
+        html.find(RESET_SUBJECT) < html.find(VERIFY_SUBJECT),
+        "newest first"
+    );
 
     let followed = browser.get(&path_of(&verify_link)).await;
     assert_eq!(location(&followed), "/verify-email");
@@ -413,71 +600,170 @@ async fn without_smtp_mail_goes_to_the_outbox_and_the_mailbox_page_links_it() {
 
 #[tokio::test]
 async fn links_expire_after_their_ttl() {
-    let Some(stack) = TestStack::start(Store::Sqlite).await else { return };
+    let Some(stack) = TestStack::start(Store::Sqlite).await else {
+        return;
+    };
     let browser = stack.browser();
     let email = unique_email("Late");
-    assert_eq!(browser.sign_up("Late", &email, PASSWORD).await.status(), 200);
+    assert_eq!(
+        browser.sign_up("Late", &email, PASSWORD).await.status(),
+        200
+    );
     assert_eq!(request_reset(&browser, &email).await.0, 200);
     let messages = outbox_with(&stack, 2).await;
-    let reset_link = messages[0]["links"][0].as_str().expect("reset link").to_owned();
-    let verify_link = messages[1]["links"][0].as_str().expect("verify link").to_owned();
+    let reset_link = messages[0]["links"][0]
+        .as_str()
+        .expect("reset link")
+        .to_owned();
+    let verify_link = messages[1]["links"][0]
+        .as_str()
+        .expect("verify link")
+        .to_owned();
 
     stack.clock.advance(Duration::from_secs(3_600));
-    assert_eq!(location(&browser.get(&path_of(&reset_link)).await), "/reset-password?error=INVALID_TOKEN");
+    assert_eq!(
+        location(&browser.get(&path_of(&reset_link)).await),
+        "/reset-password?error=INVALID_TOKEN"
+    );
     stack.clock.advance(Duration::from_secs(23 * 3_600));
-    assert_eq!(location(&browser.get(&path_of(&verify_link)).await), "/verify-email?error=TOKEN_EXPIRED");
+    assert_eq!(
+        location(&browser.get(&path_of(&verify_link)).await),
+        "/verify-email?error=TOKEN_EXPIRED"
+    );
     let (_, session) = json_of(browser.get("/api/auth/get-session").await).await;
     assert_ne!(session["user"]["emailVerified"], true);
 }
 
-
-
 #[tokio::test]
 async fn every_mail_endpoint_refuses_bad_input_with_a_code_and_changes_nothing() {
-    let Some(stack) = TestStack::start(Store::Sqlite).await else { return };
+    let Some(stack) = TestStack::start(Store::Sqlite).await else {
+        return;
+    };
     let browser = stack.browser();
     let email = unique_email("Ivy");
     assert_eq!(browser.sign_up("Ivy", &email, PASSWORD).await.status(), 200);
     let before = outbox(&stack).await.len();
     let long_email = format!("{}@example.com", "a".repeat(300));
 
-    for path in ["/api/auth/send-verification-email", "/api/auth/request-password-reset", "/api/auth/reset-password"] {
-        assert_code(&post_json_raw(&browser, path, "{not json").await, 400, "BAD_REQUEST");
-        assert_code(&post_json_raw(&browser, path, "{}").await, 400, "VALIDATION_ERROR");
-        assert_code(&post_json_raw(&browser, path, "[]").await, 400, "VALIDATION_ERROR");
+    for path in [
+        "/api/auth/send-verification-email",
+        "/api/auth/request-password-reset",
+        "/api/auth/reset-password",
+    ] {
+        assert_code(
+            &post_json_raw(&browser, path, "{not json").await,
+            400,
+            "BAD_REQUEST",
+        );
+        assert_code(
+            &post_json_raw(&browser, path, "{}").await,
+            400,
+            "VALIDATION_ERROR",
+        );
+        assert_code(
+            &post_json_raw(&browser, path, "[]").await,
+            400,
+            "VALIDATION_ERROR",
+        );
     }
-    for path in ["/api/auth/send-verification-email", "/api/auth/request-password-reset"] {
-        assert_code(&post_json_raw(&browser, path, r#"{"email": 5}"#).await, 400, "VALIDATION_ERROR");
+    for path in [
+        "/api/auth/send-verification-email",
+        "/api/auth/request-password-reset",
+    ] {
+        assert_code(
+            &post_json_raw(&browser, path, r#"{"email": 5}"#).await,
+            400,
+            "VALIDATION_ERROR",
+        );
         let body = json!({ "email": long_email }).to_string();
-        assert_code(&post_json_raw(&browser, path, &body).await, 400, "INVALID_EMAIL");
+        assert_code(
+            &post_json_raw(&browser, path, &body).await,
+            400,
+            "INVALID_EMAIL",
+        );
     }
     let evil = json!({ "email": email, "callbackURL": "https://evil.example/x" }).to_string();
-    assert_code(&post_json_raw(&browser, "/api/auth/send-verification-email", &evil).await, 403, "INVALID_CALLBACK_URL");
+    assert_code(
+        &post_json_raw(&browser, "/api/auth/send-verification-email", &evil).await,
+        403,
+        "INVALID_CALLBACK_URL",
+    );
     let evil = json!({ "email": email, "redirectTo": "//evil.example/x" }).to_string();
-    assert_code(&post_json_raw(&browser, "/api/auth/request-password-reset", &evil).await, 403, "INVALID_CALLBACK_URL");
+    assert_code(
+        &post_json_raw(&browser, "/api/auth/request-password-reset", &evil).await,
+        403,
+        "INVALID_CALLBACK_URL",
+    );
 
     let short = json!({ "token": "x", "newPassword": "short" }).to_string();
-    assert_code(&post_json_raw(&browser, "/api/auth/reset-password", &short).await, 400, "PASSWORD_TOO_SHORT");
+    assert_code(
+        &post_json_raw(&browser, "/api/auth/reset-password", &short).await,
+        400,
+        "PASSWORD_TOO_SHORT",
+    );
     let long = json!({ "token": "x", "newPassword": "p".repeat(129) }).to_string();
-    assert_code(&post_json_raw(&browser, "/api/auth/reset-password", &long).await, 400, "PASSWORD_TOO_LONG");
+    assert_code(
+        &post_json_raw(&browser, "/api/auth/reset-password", &long).await,
+        400,
+        "PASSWORD_TOO_LONG",
+    );
     let no_token = json!({ "newPassword": NEW_PASSWORD }).to_string();
-    assert_code(&post_json_raw(&browser, "/api/auth/reset-password", &no_token).await, 400, "INVALID_TOKEN");
+    assert_code(
+        &post_json_raw(&browser, "/api/auth/reset-password", &no_token).await,
+        400,
+        "INVALID_TOKEN",
+    );
     let long_token = json!({ "token": "t".repeat(5000), "newPassword": NEW_PASSWORD }).to_string();
-    assert_code(&post_json_raw(&browser, "/api/auth/reset-password", &long_token).await, 400, "INVALID_TOKEN");
+    assert_code(
+        &post_json_raw(&browser, "/api/auth/reset-password", &long_token).await,
+        400,
+        "INVALID_TOKEN",
+    );
 
-    assert_code(&json_of(browser.get("/api/auth/verify-email").await).await, 400, "VALIDATION_ERROR");
-    assert_code(&json_of(browser.get("/api/auth/verify-email?token=nope").await).await, 401, "INVALID_TOKEN");
+    assert_code(
+        &json_of(browser.get("/api/auth/verify-email").await).await,
+        400,
+        "VALIDATION_ERROR",
+    );
+    assert_code(
+        &json_of(browser.get("/api/auth/verify-email?token=nope").await).await,
+        401,
+        "INVALID_TOKEN",
+    );
     let evil = "/api/auth/verify-email?token=nope&callbackURL=https%3A%2F%2Fevil.example";
-    assert_code(&json_of(browser.get(evil).await).await, 403, "INVALID_CALLBACK_URL");
-    assert_code(&json_of(browser.get("/api/auth/reset-password/nope").await).await, 400, "VALIDATION_ERROR");
+    assert_code(
+        &json_of(browser.get(evil).await).await,
+        403,
+        "INVALID_CALLBACK_URL",
+    );
+    assert_code(
+        &json_of(browser.get("/api/auth/reset-password/nope").await).await,
+        400,
+        "VALIDATION_ERROR",
+    );
     let evil = "/api/auth/reset-password/nope?callbackURL=%2F%2Fevil.example";
-    assert_code(&json_of(browser.get(evil).await).await, 403, "INVALID_CALLBACK_URL");
-    let bad = browser.get(&format!("/api/auth/reset-password/{}?callbackURL=/reset-password", "t".repeat(600))).await;
+    assert_code(
+        &json_of(browser.get(evil).await).await,
+        403,
+        "INVALID_CALLBACK_URL",
+    );
+    let bad = browser
+        .get(&format!(
+            "/api/auth/reset-password/{}?callbackURL=/reset-password",
+            "t".repeat(600)
+        ))
+        .await;
     assert_eq!(location(&bad), "/reset-password?error=INVALID_TOKEN");
 
     // identity itself refuses malformed bodies with a code, too.
     let identity = stack.stack.identity.url();
-    for path in ["/v1/verification/send", "/v1/verification/verify", "/v1/password/reset/request", "/v1/password/reset/check", "/v1/password/reset"] {
+    for path in [
+        "/v1/verification/send",
+        "/v1/verification/verify",
+        "/v1/password/reset/request",
+        "/v1/password/reset/check",
+        "/v1/password/reset",
+    ] {
         let response = reqwest::Client::new()
             .post(format!("{identity}{path}"))
             .header(CONTENT_TYPE, "application/json")
@@ -489,12 +775,18 @@ async fn every_mail_endpoint_refuses_bad_input_with_a_code_and_changes_nothing()
     }
 
     assert_eq!(outbox(&stack).await.len(), before, "no mail went out");
-    assert_eq!(stack.browser().sign_in(&email, PASSWORD).await.status(), 200, "the password is unchanged");
+    assert_eq!(
+        stack.browser().sign_in(&email, PASSWORD).await.status(),
+        200,
+        "the password is unchanged"
+    );
 }
 
 #[tokio::test]
 async fn send_verification_email_answers_the_same_for_any_address_and_mails_only_unverified_ones() {
-    let Some(stack) = TestStack::start(Store::Sqlite).await else { return };
+    let Some(stack) = TestStack::start(Store::Sqlite).await else {
+        return;
+    };
     let browser = stack.browser();
     let email = unique_email("Una");
     assert_eq!(browser.sign_up("Una", &email, PASSWORD).await.status(), 200);
@@ -502,10 +794,18 @@ async fn send_verification_email_answers_the_same_for_any_address_and_mails_only
         let browser = browser.clone();
         async move {
             let body = json!({ "email": address, "callbackURL": "/welcome" });
-            json_of(browser.post_json("/api/auth/send-verification-email", body).await).await
+            json_of(
+                browser
+                    .post_json("/api/auth/send-verification-email", body)
+                    .await,
+            )
+            .await
         }
     };
-    assert_eq!(send(unique_email("Nobody")).await, (200, json!({ "status": true })));
+    assert_eq!(
+        send(unique_email("Nobody")).await,
+        (200, json!({ "status": true }))
+    );
     assert_eq!(outbox(&stack).await.len(), 1, "only the sign-up mail");
     assert_eq!(send(email.clone()).await, (200, json!({ "status": true })));
     let messages = outbox_with(&stack, 2).await;
@@ -518,7 +818,10 @@ async fn send_verification_email_answers_the_same_for_any_address_and_mails_only
     // A later control mail: once it is in, a verification mail asked for before it would be too.
     assert_eq!(request_reset(&browser, &email).await.0, 200);
     let messages = outbox_with(&stack, 3).await;
-    let verification_mails = messages.iter().filter(|mail| mail["subject"] == VERIFY_SUBJECT).count();
+    let verification_mails = messages
+        .iter()
+        .filter(|mail| mail["subject"] == VERIFY_SUBJECT)
+        .count();
     assert_eq!((messages.len(), verification_mails), (3, 2));
 }
 
@@ -543,7 +846,9 @@ on_both_stores!(
 
 #[tokio::test]
 async fn with_verification_required_sign_in_waits_for_the_mailed_link() {
-    let Some(mut setup) = Setup::new(Store::Sqlite).await else { return };
+    let Some(mut setup) = Setup::new(Store::Sqlite).await else {
+        return;
+    };
     setup.identity.require_email_verification = true;
     let stack = setup.start().await;
     let browser = stack.browser();
@@ -551,12 +856,24 @@ async fn with_verification_required_sign_in_waits_for_the_mailed_link() {
     let (status, body) = json_of(browser.sign_up("Wanda", &email, PASSWORD).await).await;
     assert_eq!((status, &body["token"]), (200, &Value::Null), "{body}");
     assert_eq!(body["user"]["emailVerified"], false);
-    assert!(browser.session_token().is_none(), "no session before verification");
+    assert!(
+        browser.session_token().is_none(),
+        "no session before verification"
+    );
     let (status, body) = json_of(browser.sign_in(&email, PASSWORD).await).await;
-    assert_eq!((status, body["code"].as_str()), (403, Some("EMAIL_NOT_VERIFIED")));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("EMAIL_NOT_VERIFIED"))
+    );
 
-    let link = outbox(&stack).await[0]["links"][0].as_str().expect("a link").to_owned();
-    assert_eq!(location(&browser.get(&path_of(&link)).await), "/verify-email");
+    let link = outbox(&stack).await[0]["links"][0]
+        .as_str()
+        .expect("a link")
+        .to_owned();
+    assert_eq!(
+        location(&browser.get(&path_of(&link)).await),
+        "/verify-email"
+    );
     assert_eq!(browser.sign_in(&email, PASSWORD).await.status(), 200);
     let (_, session) = json_of(browser.get("/api/auth/get-session").await).await;
     assert_eq!(session["user"]["emailVerified"], true);
@@ -564,16 +881,38 @@ async fn with_verification_required_sign_in_waits_for_the_mailed_link() {
 
 #[tokio::test]
 async fn an_unreachable_mail_server_changes_no_answer() {
-    let Some(mut setup) = Setup::new(Store::Sqlite).await else { return };
-    let closed_port = TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
-    setup.use_smtp(format!("smtp://127.0.0.1:{closed_port}").parse().expect("an smtp URL"));
+    let Some(mut setup) = Setup::new(Store::Sqlite).await else {
+        return;
+    };
+    let closed_port = TcpListener::bind("127.0.0.1:0")
+        .expect("a free port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    setup.use_smtp(
+        format!("smtp://127.0.0.1:{closed_port}")
+            .parse()
+            .expect("an smtp URL"),
+    );
     let stack = setup.start().await;
     let browser = stack.browser();
     let email = unique_email("Offline");
-    assert_eq!(browser.sign_up("Offline", &email, PASSWORD).await.status(), 200, "sign-up does not wait for mail");
-    assert_eq!(request_reset(&browser, &email).await, (200, json!({ "status": true, "message": RESET_MESSAGE })));
+    assert_eq!(
+        browser.sign_up("Offline", &email, PASSWORD).await.status(),
+        200,
+        "sign-up does not wait for mail"
+    );
+    assert_eq!(
+        request_reset(&browser, &email).await,
+        (200, json!({ "status": true, "message": RESET_MESSAGE }))
+    );
     let body = json!({ "email": email });
-    let answer = json_of(browser.post_json("/api/auth/send-verification-email", body).await).await;
+    let answer = json_of(
+        browser
+            .post_json("/api/auth/send-verification-email", body)
+            .await,
+    )
+    .await;
     assert_eq!(answer, (200, json!({ "status": true })));
 }
 

@@ -24,7 +24,10 @@ fn required(path: PathBuf, why: &str) -> Option<PathBuf> {
     if std::env::var("CI").as_deref() == Ok("true") {
         panic!("{} must exist when CI=true: {why}", path.display());
     }
-    eprintln!("skipping an observability test: {} is missing ({why})", path.display());
+    eprintln!(
+        "skipping an observability test: {} is missing ({why})",
+        path.display()
+    );
     None
 }
 
@@ -48,7 +51,10 @@ struct Sample {
 
 impl Sample {
     fn label(&self, name: &str) -> Option<&str> {
-        self.labels.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+        self.labels
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
     }
 }
 
@@ -59,10 +65,16 @@ fn samples(exposition: &str) -> Vec<Sample> {
         .lines()
         .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
         .map(|line| {
-            let (series, value) = line.rsplit_once(' ').expect("a sample line ends with its value");
+            let (series, value) = line
+                .rsplit_once(' ')
+                .expect("a sample line ends with its value");
             let value = value.parse().expect("a sample's value is a number");
             let Some((name, labels)) = series.split_once('{') else {
-                return Sample { name: series.to_owned(), labels: Vec::new(), value };
+                return Sample {
+                    name: series.to_owned(),
+                    labels: Vec::new(),
+                    value,
+                };
             };
             let labels = labels
                 .strip_suffix('}')
@@ -74,7 +86,11 @@ fn samples(exposition: &str) -> Vec<Sample> {
                     (key.to_owned(), value.trim_end_matches('"').to_owned())
                 })
                 .collect();
-            Sample { name: name.to_owned(), labels, value }
+            Sample {
+                name: name.to_owned(),
+                labels,
+                value,
+            }
         })
         .collect()
 }
@@ -83,7 +99,12 @@ fn samples(exposition: &str) -> Vec<Sample> {
 fn total(exposition: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
     samples(exposition)
         .iter()
-        .filter(|sample| sample.name == name && labels.iter().all(|(key, value)| sample.label(key) == Some(value)))
+        .filter(|sample| {
+            sample.name == name
+                && labels
+                    .iter()
+                    .all(|(key, value)| sample.label(key) == Some(value))
+        })
         .map(|sample| sample.value)
         .sum()
 }
@@ -91,7 +112,17 @@ fn total(exposition: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
 #[test]
 fn the_exposition_reader_reads_labels_with_braces() {
     let text = "# HELP x y\nhttp_requests_total{method=\"GET\",route=\"/api/{*path}\",status=\"200\"} 3\nup 1\n";
-    assert_eq!(total(text, "http_requests_total", &[("route", "/api/{*path}"), ("status", "200")]), 3.0);
+    assert_eq!(
+        total(
+            text,
+            "http_requests_total",
+            &[("route", "/api/{*path}"), ("status", "200")]
+        ),
+        3.0
+    );
     assert_eq!(total(text, "up", &[]), 1.0);
-    assert_eq!(total(text, "http_requests_total", &[("status", "500")]), 0.0);
+    assert_eq!(
+        total(text, "http_requests_total", &[("status", "500")]),
+        0.0
+    );
 }

@@ -12,7 +12,9 @@ fn as_role(url: &str, role: &str) -> String {
 }
 
 async fn refused(url: &str, query: &str) -> bool {
-    let pool = sqlx::PgPool::connect(url).await.expect("the role may log in");
+    let pool = sqlx::PgPool::connect(url)
+        .await
+        .expect("the role may log in");
     match sqlx::query(query).fetch_all(&pool).await {
         Err(sqlx::Error::Database(e)) => e.code().as_deref() == Some("42501"),
         Err(other) => panic!("unexpected error: {other}"),
@@ -22,11 +24,18 @@ async fn refused(url: &str, query: &str) -> bool {
 
 #[tokio::test]
 async fn each_service_role_is_refused_on_the_other_schema() {
-    let Some(url) = fresh_postgres_database().await else { return };
+    let Some(url) = fresh_postgres_database().await else {
+        return;
+    };
     let admin = sqlx::PgPool::connect(&url).await.unwrap();
-    sqlx::raw_sql(include_str!("../../../docker/postgres/roles.sql")).execute(&admin).await.unwrap();
+    sqlx::raw_sql(include_str!("../../../docker/postgres/roles.sql"))
+        .execute(&admin)
+        .await
+        .unwrap();
 
-    let Some(mut setup) = Setup::new(Store::Sqlite).await else { return };
+    let Some(mut setup) = Setup::new(Store::Sqlite).await else {
+        return;
+    };
     setup.identity.database_url = as_role(&url, "gatehouse_identity");
     setup.core_api.database_url = as_role(&url, "gatehouse_core");
     let stack: TestStack = setup.start().await;
@@ -36,8 +45,26 @@ async fn each_service_role_is_refused_on_the_other_schema() {
     let products: Value = alice.get("/api/products").await.json().await.unwrap();
     assert!(!products["products"].as_array().unwrap().is_empty());
 
-    assert!(refused(&as_role(&url, "gatehouse_identity"), "SELECT * FROM app.products").await);
-    assert!(refused(&as_role(&url, "gatehouse_identity"), "SELECT * FROM app.orders").await);
+    assert!(
+        refused(
+            &as_role(&url, "gatehouse_identity"),
+            "SELECT * FROM app.products"
+        )
+        .await
+    );
+    assert!(
+        refused(
+            &as_role(&url, "gatehouse_identity"),
+            "SELECT * FROM app.orders"
+        )
+        .await
+    );
     assert!(refused(&as_role(&url, "gatehouse_core"), "SELECT * FROM auth.users").await);
-    assert!(refused(&as_role(&url, "gatehouse_core"), "SELECT * FROM auth.sessions").await);
+    assert!(
+        refused(
+            &as_role(&url, "gatehouse_core"),
+            "SELECT * FROM auth.sessions"
+        )
+        .await
+    );
 }

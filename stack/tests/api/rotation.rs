@@ -678,30 +678,61 @@ async fn a_revocation_with_a_stray_group_readable_pem_in_keys_dir_stops_the_key_
     let stack = setup.start().await;
     let alice = stack.signed_in("Alice").await;
     let session = alice.session_token().expect("signed in");
-    let before = stack.exchange(&session, "GET", "/api/profile", &alice.user_agent).await;
-    let old_kid = header_of(&before)["kid"].as_str().expect("a kid").to_owned();
+    let before = stack
+        .exchange(&session, "GET", "/api/profile", &alice.user_agent)
+        .await;
+    let old_kid = header_of(&before)["kid"]
+        .as_str()
+        .expect("a kid")
+        .to_owned();
 
     // An operator's backup copy of the key, group-readable, left in the directory.
     let stray = keys_dir.join("signing-key.backup.pem");
     std::fs::copy(keys_dir.join(format!("{old_kid}.pem")), &stray).expect("copied");
-    std::fs::set_permissions(&stray, std::os::unix::fs::PermissionsExt::from_mode(0o640)).expect("chmod");
+    std::fs::set_permissions(&stray, std::os::unix::fs::PermissionsExt::from_mode(0o640))
+        .expect("chmod");
 
-    let revoke = KeysCommand::Revoke { kid: old_kid.clone(), reason: "leaked in a log".into(), force: true };
-    assert_eq!(identity::keys::run(keys(&keys_dir, revoke), &stack.clock), 0);
+    let revoke = KeysCommand::Revoke {
+        kid: old_kid.clone(),
+        reason: "leaked in a log".into(),
+        force: true,
+    };
+    assert_eq!(
+        identity::keys::run(keys(&keys_dir, revoke), &stack.clock),
+        0
+    );
 
     let identity_url = stack.stack.identity.url();
-    let deadline = Deadline::new(WATCH * 3, "identity unpublishes the revoked key despite the stray file");
+    let deadline = Deadline::new(
+        WATCH * 3,
+        "identity unpublishes the revoked key despite the stray file",
+    );
     while published_kids(&identity_url).await.contains(&old_kid) {
         deadline.wait().await;
     }
-    let after = stack.exchange(&session, "GET", "/api/profile", &alice.user_agent).await;
-    assert_ne!(header_of(&after)["kid"].as_str(), Some(old_kid.as_str()), "identity stopped signing with it");
+    let after = stack
+        .exchange(&session, "GET", "/api/profile", &alice.user_agent)
+        .await;
+    assert_ne!(
+        header_of(&after)["kid"].as_str(),
+        Some(old_kid.as_str()),
+        "identity stopped signing with it"
+    );
 
-    let ready = reqwest::get(format!("{identity_url}/readyz")).await.expect("identity answers");
-    assert_eq!(ready.status(), 200, "the ring serves, so identity stays ready");
+    let ready = reqwest::get(format!("{identity_url}/readyz"))
+        .await
+        .expect("identity answers");
+    assert_eq!(
+        ready.status(),
+        200,
+        "the ring serves, so identity stays ready"
+    );
     let body: Value = ready.json().await.expect("JSON");
     let problem = body["keys_problem"].as_str().unwrap_or_default();
-    assert!(problem.contains("signing-key.backup.pem"), "readyz names the bad file: {body}");
+    assert!(
+        problem.contains("signing-key.backup.pem"),
+        "readyz names the bad file: {body}"
+    );
 
     let audit = std::fs::read_to_string(keys_dir.join("audit.log")).expect("audit log");
     let revoke_line: Value = audit
@@ -710,5 +741,8 @@ async fn a_revocation_with_a_stray_group_readable_pem_in_keys_dir_stops_the_key_
         .find(|line| line["verb"] == "revoke")
         .expect("a revoke line");
     assert_eq!(revoke_line["kid"], old_kid.as_str());
-    assert!(revoke_line["uid"].is_u64() && revoke_line["actor"].is_string(), "{revoke_line}");
+    assert!(
+        revoke_line["uid"].is_u64() && revoke_line["actor"].is_string(),
+        "{revoke_line}"
+    );
 }

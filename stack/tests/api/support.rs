@@ -35,8 +35,13 @@ pub async fn fresh_postgres_database() -> Option<String> {
         return None;
     };
     let name = format!("gh_stack_{}", uuid::Uuid::new_v4().simple());
-    let admin = sqlx::PgPool::connect(&base).await.expect("TEST_DATABASE_URL must accept connections");
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.expect("create test database");
+    let admin = sqlx::PgPool::connect(&base)
+        .await
+        .expect("TEST_DATABASE_URL must accept connections");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .expect("create test database");
     admin.close().await;
     Some(replace_database(&base, &name))
 }
@@ -76,7 +81,8 @@ impl Setup {
         identity::keys::ensure_initialized(&keys_dir, &clock).expect("create a key ring");
 
         use clap::Parser;
-        let mut identity = identity::Config::try_parse_from(["identity"]).expect("identity defaults");
+        let mut identity =
+            identity::Config::try_parse_from(["identity"]).expect("identity defaults");
         identity.addr = "127.0.0.1:0".parse().expect("addr");
         identity.metrics_addr = "127.0.0.1:0".parse().expect("addr");
         identity.database_url = identity_db;
@@ -84,7 +90,8 @@ impl Setup {
         // Mail stays in the outbox for /dev/mailbox unless a test points identity at an SMTP
         // server (`Setup::use_smtp`).
         identity.dev_mailbox = true;
-        let mut core_api = core_api::Config::try_parse_from(["core-api"]).expect("core-api defaults");
+        let mut core_api =
+            core_api::Config::try_parse_from(["core-api"]).expect("core-api defaults");
         core_api.addr = "127.0.0.1:0".parse().expect("addr");
         core_api.metrics_addr = "127.0.0.1:0".parse().expect("addr");
         core_api.database_url = core_db;
@@ -95,7 +102,13 @@ impl Setup {
         // than a person would; the per-address limit's own tests (edge_abuse) turn it on.
         edge.auth_rate_limit = 0;
         edge.metrics_addr = "127.0.0.1:0".parse().expect("addr");
-        Some(Setup { identity, core_api, edge, clock, dir })
+        Some(Setup {
+            identity,
+            core_api,
+            edge,
+            clock,
+            dir,
+        })
     }
 
     /// Sends identity's mail to the SMTP server at `url` instead of the development mailbox.
@@ -110,7 +123,12 @@ impl Setup {
         let stack = stack::start(self.identity, self.core_api, self.edge, self.clock.clone())
             .await
             .expect("the stack starts");
-        TestStack { stack, public_url, clock: self.clock, dir: self.dir }
+        TestStack {
+            stack,
+            public_url,
+            clock: self.clock,
+            dir: self.dir,
+        }
     }
 }
 
@@ -137,7 +155,11 @@ impl TestStack {
 
     /// A new browser with an empty cookie jar.
     pub fn browser(&self) -> Browser {
-        Browser::new(&self.edge(), &self.public_url, "Mozilla/5.0 (X11; Linux x86_64) GatehouseTest/1.0")
+        Browser::new(
+            &self.edge(),
+            &self.public_url,
+            "Mozilla/5.0 (X11; Linux x86_64) GatehouseTest/1.0",
+        )
     }
 
     /// A browser that has signed up (and so is signed in) as a new user named `name`.
@@ -150,19 +172,40 @@ impl TestStack {
     }
 
     /// Exchanges a session token at identity directly, as edge does, and returns the token.
-    pub async fn exchange(&self, session_token: &str, method: &str, path: &str, user_agent: &str) -> String {
-        let response = self.exchange_raw(session_token, "core-api", method, path, user_agent).await;
+    pub async fn exchange(
+        &self,
+        session_token: &str,
+        method: &str,
+        path: &str,
+        user_agent: &str,
+    ) -> String {
+        let response = self
+            .exchange_raw(session_token, "core-api", method, path, user_agent)
+            .await;
         assert_eq!(response.status(), 200, "exchange refused");
         let body: Value = response.json().await.expect("token response is JSON");
-        body["access_token"].as_str().expect("access_token").to_owned()
+        body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
     }
 
     /// The raw answer of identity's token endpoint.
-    pub async fn exchange_raw(&self, session_token: &str, audience: &str, method: &str, path: &str, user_agent: &str) -> Response {
+    pub async fn exchange_raw(
+        &self,
+        session_token: &str,
+        audience: &str,
+        method: &str,
+        path: &str,
+        user_agent: &str,
+    ) -> Response {
         reqwest::Client::new()
             .post(format!("{}/v1/token", self.stack.identity.url()))
             .form(&[
-                ("grant_type", "urn:ietf:params:oauth:grant-type:token-exchange"),
+                (
+                    "grant_type",
+                    "urn:ietf:params:oauth:grant-type:token-exchange",
+                ),
                 ("subject_token", session_token),
                 ("subject_token_type", "urn:gatehouse:token-type:session"),
                 ("audience", audience),
@@ -189,7 +232,11 @@ impl TestStack {
 
 /// A unique address for a test user.
 pub fn unique_email(name: &str) -> String {
-    format!("{}-{}@example.com", name.to_lowercase(), uuid::Uuid::new_v4().simple())
+    format!(
+        "{}-{}@example.com",
+        name.to_lowercase(),
+        uuid::Uuid::new_v4().simple()
+    )
 }
 
 /// A browser: one cookie jar, one User-Agent, and the public Origin on every state change.
@@ -210,15 +257,29 @@ impl Browser {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("client");
-        Browser { client, jar, base: base.to_owned(), origin: origin.trim_end_matches('/').to_owned(), user_agent: user_agent.to_owned() }
+        Browser {
+            client,
+            jar,
+            base: base.to_owned(),
+            origin: origin.trim_end_matches('/').to_owned(),
+            user_agent: user_agent.to_owned(),
+        }
     }
 
     pub async fn sign_up(&self, name: &str, email: &str, password: &str) -> Response {
-        self.post_json("/api/auth/sign-up/email", json!({"name": name, "email": email, "password": password})).await
+        self.post_json(
+            "/api/auth/sign-up/email",
+            json!({"name": name, "email": email, "password": password}),
+        )
+        .await
     }
 
     pub async fn sign_in(&self, email: &str, password: &str) -> Response {
-        self.post_json("/api/auth/sign-in/email", json!({"email": email, "password": password})).await
+        self.post_json(
+            "/api/auth/sign-in/email",
+            json!({"email": email, "password": password}),
+        )
+        .await
     }
 
     pub async fn sign_out(&self) -> Response {
@@ -271,13 +332,15 @@ impl Browser {
 /// The claims of a JWS, decoded without checking anything.
 pub fn claims_of(token: &str) -> Value {
     let payload = token.split('.').nth(1).expect("a JWS has a payload");
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("JSON claims")
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url"))
+        .expect("JSON claims")
 }
 
 /// The header of a JWS, decoded without checking anything.
 pub fn header_of(token: &str) -> Value {
     let header = token.split('.').next().expect("a JWS has a header");
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).expect("base64url")).expect("JSON header")
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).expect("base64url"))
+        .expect("JSON header")
 }
 
 /// Builds a JWS from any header and claims, signed by `sign` over `header.payload`.
@@ -295,7 +358,10 @@ pub fn forge(header: &Value, claims: &Value, sign: impl FnOnce(&[u8]) -> Vec<u8>
 pub async fn json_of(response: Response) -> (u16, Value) {
     let status = response.status().as_u16();
     let text = response.text().await.expect("a body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 /// The status of a proxied call: whether the browser is still signed in.
@@ -319,5 +385,10 @@ pub async fn post_raw(browser: &Browser, path: &str, content_type: &str, body: S
 
 /// Asserts an answer's status and error code.
 pub fn assert_code(answer: &(u16, Value), status: u16, code: &str) {
-    assert_eq!((answer.0, answer.1["code"].as_str()), (status, Some(code)), "{}", answer.1);
+    assert_eq!(
+        (answer.0, answer.1["code"].as_str()),
+        (status, Some(code)),
+        "{}",
+        answer.1
+    );
 }

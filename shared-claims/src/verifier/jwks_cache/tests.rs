@@ -61,11 +61,20 @@ impl JwksServer {
                 .await
                 .unwrap();
         });
-        JwksServer { url, published, fetches, failing, shutdown, serving }
+        JwksServer {
+            url,
+            published,
+            fetches,
+            failing,
+            shutdown,
+            serving,
+        }
     }
 
     fn publish(&self, keys: &[&Minter]) {
-        let set = JwkSet { keys: keys.iter().map(|minter| minter.jwk()).collect() };
+        let set = JwkSet {
+            keys: keys.iter().map(|minter| minter.jwk()).collect(),
+        };
         self.publish_raw(serde_json::to_value(set).unwrap());
     }
 
@@ -93,12 +102,17 @@ impl JwksServer {
 }
 
 fn set_of(minters: &[&Minter]) -> JwkSet {
-    JwkSet { keys: minters.iter().map(|minter| minter.jwk()).collect() }
+    JwkSet {
+        keys: minters.iter().map(|minter| minter.jwk()).collect(),
+    }
 }
 
 async fn verify(verifier: &Verifier, minter: &Minter) -> Result<(), VerifyError> {
     let token = minter.token_for("GET", "/api/orders", NOW);
-    verifier.verify_at(&token, "GET", "/api/orders", NOW).await.map(|_| ())
+    verifier
+        .verify_at(&token, "GET", "/api/orders", NOW)
+        .await
+        .map(|_| ())
 }
 
 /// Polls `condition` every 20 ms until it holds, failing the test after 10 s.
@@ -109,7 +123,10 @@ where
 {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while !condition().await {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting until {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -145,7 +162,11 @@ async fn concurrent_unknown_kid_verifies_share_one_fetch() {
 
     let (first, second) = tokio::join!(verify(&verifier, &b), verify(&verifier, &b));
     assert_eq!((first, second), (Ok(()), Ok(())));
-    assert_eq!(server.fetches(), 2, "one fetch at start, one for both misses");
+    assert_eq!(
+        server.fetches(),
+        2,
+        "one fetch at start, one for both misses"
+    );
 }
 
 #[tokio::test]
@@ -170,7 +191,11 @@ async fn an_unreachable_jwks_keeps_the_last_good_set() {
     let verifier = Verifier::start(config, reqwest::Client::new()).await;
     server.stop().await;
 
-    assert_eq!(verify(&verifier, &b).await, Err(VerifyError::UnknownKey), "refetch fails");
+    assert_eq!(
+        verify(&verifier, &b).await,
+        Err(VerifyError::UnknownKey),
+        "refetch fails"
+    );
     assert_eq!(verify(&verifier, &a).await, Ok(()));
     assert!(verifier.has_keys());
 }
@@ -214,7 +239,10 @@ async fn a_refresh_that_drops_a_key_makes_its_tokens_fail() {
     config.min_refetch_interval = Duration::from_secs(3600);
     let verifier = Verifier::start(config, reqwest::Client::new()).await;
     // Spend the unknown-kid refetch, so only the background refresh can change the set.
-    assert_eq!(verify(&verifier, &Minter::new()).await, Err(VerifyError::UnknownKey));
+    assert_eq!(
+        verify(&verifier, &Minter::new()).await,
+        Err(VerifyError::UnknownKey)
+    );
     assert_eq!(verify(&verifier, &a).await, Ok(()));
 
     server.publish(&[&b]);
@@ -232,13 +260,19 @@ async fn the_background_refresh_keeps_no_verifier_alive() {
     let mut config = server.config();
     config.refresh_interval = Duration::from_millis(100);
     let verifier = Verifier::start(config, reqwest::Client::new()).await;
-    eventually("the background refresh has run", || async { server.fetches() >= 2 }).await;
+    eventually("the background refresh has run", || async {
+        server.fetches() >= 2
+    })
+    .await;
 
     let cache = Arc::downgrade(&verifier.inner.keys);
     drop(verifier.clone());
     drop(verifier);
     // A refresh in flight holds the cache until it ends; after that nothing does.
-    eventually("the key cache is freed", || async { cache.upgrade().is_none() }).await;
+    eventually("the key cache is freed", || async {
+        cache.upgrade().is_none()
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -305,15 +339,28 @@ async fn the_observer_hears_of_every_verification_and_fetch() {
     let (a, unknown) = (Minter::new(), Minter::new());
     let server = JwksServer::start(set_of(&[&a])).await;
     let tally = Arc::new(Tally::default());
-    let verifier = Verifier::start_observed(server.config(), reqwest::Client::new(), tally.clone()).await;
+    let verifier =
+        Verifier::start_observed(server.config(), reqwest::Client::new(), tally.clone()).await;
     assert_eq!(verify(&verifier, &a).await, Ok(()));
-    assert_eq!(verify(&verifier, &unknown).await, Err(VerifyError::UnknownKey));
+    assert_eq!(
+        verify(&verifier, &unknown).await,
+        Err(VerifyError::UnknownKey)
+    );
     server.answer_503();
     let wrong_path = a.token_for("GET", "/api/other", NOW);
-    let refused = verifier.verify_at(&wrong_path, "GET", "/api/orders", NOW).await;
+    let refused = verifier
+        .verify_at(&wrong_path, "GET", "/api/orders", NOW)
+        .await;
     assert_eq!(refused.map(|_| ()), Err(VerifyError::PathMismatch));
 
     assert_eq!(tally.accepted.load(Ordering::SeqCst), 1);
-    assert_eq!(*tally.refused.lock().unwrap(), ["unknown_key", "path_mismatch"]);
-    assert_eq!(*tally.fetches.lock().unwrap(), [true, true], "the start and the unknown kid's refetch");
+    assert_eq!(
+        *tally.refused.lock().unwrap(),
+        ["unknown_key", "path_mismatch"]
+    );
+    assert_eq!(
+        *tally.fetches.lock().unwrap(),
+        [true, true],
+        "the start and the unknown kid's refetch"
+    );
 }

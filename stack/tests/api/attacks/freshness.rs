@@ -16,7 +16,9 @@ async fn signed_in(browser: &Browser) -> bool {
 }
 
 async fn a_stolen_old_cookie_cannot_revoke_the_other_sessions(store: Store) {
-    let Some(stack) = TestStack::start(store).await else { return };
+    let Some(stack) = TestStack::start(store).await else {
+        return;
+    };
     let email = unique_email("fran");
     let laptop = stack.browser();
     assert_eq!(laptop.sign_up("Fran", &email, PASSWORD).await.status(), 200);
@@ -26,13 +28,33 @@ async fn a_stolen_old_cookie_cannot_revoke_the_other_sessions(store: Store) {
     assert_eq!(phone.sign_in(&email, PASSWORD).await.status(), 200);
 
     // A thief replays the laptop's old cookie (same User-Agent, so the binding holds).
-    let (status, body) = json_of(laptop.post_json("/api/auth/revoke-other-sessions", json!({})).await).await;
-    assert_eq!((status, body["code"].as_str()), (403, Some("SESSION_NOT_FRESH")), "{body}");
-    assert!(signed_in(&phone).await, "the owner's other session lives on");
-    assert!(signed_in(&laptop).await, "the stale session itself is still alive, just not fresh");
+    let (status, body) = json_of(
+        laptop
+            .post_json("/api/auth/revoke-other-sessions", json!({}))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("SESSION_NOT_FRESH")),
+        "{body}"
+    );
+    assert!(
+        signed_in(&phone).await,
+        "the owner's other session lives on"
+    );
+    assert!(
+        signed_in(&laptop).await,
+        "the stale session itself is still alive, just not fresh"
+    );
 
     // A freshly signed-in session may.
-    let (status, body) = json_of(phone.post_json("/api/auth/revoke-other-sessions", json!({})).await).await;
+    let (status, body) = json_of(
+        phone
+            .post_json("/api/auth/revoke-other-sessions", json!({}))
+            .await,
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert!(!signed_in(&laptop).await);
     assert!(signed_in(&phone).await);

@@ -34,19 +34,29 @@ fn edge_binary() -> Option<PathBuf> {
         return Some(binary);
     }
     if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{} must exist when CI=true (cargo test --workspace builds it)", binary.display());
+        panic!(
+            "{} must exist when CI=true (cargo test --workspace builds it)",
+            binary.display()
+        );
     }
-    eprintln!("skipping a slow-client test: {} is missing (cargo build -p edge)", binary.display());
+    eprintln!(
+        "skipping a slow-client test: {} is missing (cargo build -p edge)",
+        binary.display()
+    );
     None
 }
 
 /// Raises this process's open-file limit to its hard limit (the edge child inherits it): a
 /// thousand connections need two thousand descriptors between the two ends.
 fn raise_open_file_limit() {
-    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: getrlimit and setrlimit only read and write the struct passed to them.
     unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
             limit.rlim_cur = limit.rlim_max;
             libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
         }
@@ -62,7 +72,12 @@ struct EdgeProcess {
 impl EdgeProcess {
     /// Starts `binary` in front of identity and core-api with `settings` added to its
     /// environment, and waits for it to say where it listens.
-    async fn start(binary: &PathBuf, identity: &str, core_api: &str, settings: &[(&str, &str)]) -> EdgeProcess {
+    async fn start(
+        binary: &PathBuf,
+        identity: &str,
+        core_api: &str,
+        settings: &[(&str, &str)],
+    ) -> EdgeProcess {
         let mut command = Command::new(binary);
         command
             .env("EDGE_ADDR", "127.0.0.1:0")
@@ -82,7 +97,8 @@ impl EdgeProcess {
         let mut child = command.spawn().expect("edge starts");
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         for output in [
-            Box::new(child.stdout.take().expect("piped")) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
+            Box::new(child.stdout.take().expect("piped"))
+                as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
             Box::new(child.stderr.take().expect("piped")),
         ] {
             let tx = tx.clone();
@@ -106,13 +122,17 @@ impl EdgeProcess {
         };
         // Keep draining its output so a chatty edge never blocks on a full pipe.
         tokio::spawn(async move { while rx.recv().await.is_some() {} });
-        EdgeProcess { child, url: format!("http://{addr}") }
+        EdgeProcess {
+            child,
+            url: format!("http://{addr}"),
+        }
     }
 
     /// The edge process's resident memory now and at its peak, in bytes (`VmRSS`, `VmHWM`).
     fn memory(&self) -> (u64, u64) {
         let pid = self.child.id().expect("edge is running");
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/<pid>/status");
+        let status =
+            std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/<pid>/status");
         let field = |name: &str| {
             status
                 .lines()
@@ -136,7 +156,10 @@ fn listening_address(line: &str) -> Option<String> {
         return None;
     }
     let start = line.find("127.0.0.1:")?;
-    let port: String = line[start + "127.0.0.1:".len()..].chars().take_while(char::is_ascii_digit).collect();
+    let port: String = line[start + "127.0.0.1:".len()..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
     (!port.is_empty()).then(|| format!("127.0.0.1:{port}"))
 }
 
@@ -149,10 +172,18 @@ struct Upstreams {
 
 async fn upstreams() -> Option<Upstreams> {
     let mut setup = Setup::new(Store::Sqlite).await?;
-    let identity = stack::start_identity(setup.identity, setup.clock.clone()).await.expect("identity starts");
+    let identity = stack::start_identity(setup.identity, setup.clock.clone())
+        .await
+        .expect("identity starts");
     setup.core_api.jwks_url = format!("{}/.well-known/jwks.json", identity.url());
-    let core_api = stack::start_core_api(setup.core_api).await.expect("core-api starts");
-    Some(Upstreams { identity, core_api, _dir: setup.dir })
+    let core_api = stack::start_core_api(setup.core_api)
+        .await
+        .expect("core-api starts");
+    Some(Upstreams {
+        identity,
+        core_api,
+        _dir: setup.dir,
+    })
 }
 
 /// What each attacking connection does: all are unauthenticated, none ever finishes.
@@ -183,14 +214,19 @@ impl Attack {
                 bytes
             }
             Attack::MadeUpSessionWithBody => {
-                let mut bytes = format!("{head}{made_up}Content-Length: 1048576\r\n\r\n").into_bytes();
+                let mut bytes =
+                    format!("{head}{made_up}Content-Length: 1048576\r\n\r\n").into_bytes();
                 bytes.extend(std::iter::repeat_n(b'x', 1_048_575));
                 bytes
             }
-            Attack::Oversized => format!("{head}{made_up}Content-Length: 100000000\r\n\r\n").into_bytes(),
-            Attack::NoSessionChunked => {
-                format!("{head}Transfer-Encoding: chunked\r\n\r\n80000\r\n{}", "x".repeat(512 * 1024)).into_bytes()
+            Attack::Oversized => {
+                format!("{head}{made_up}Content-Length: 100000000\r\n\r\n").into_bytes()
             }
+            Attack::NoSessionChunked => format!(
+                "{head}Transfer-Encoding: chunked\r\n\r\n80000\r\n{}",
+                "x".repeat(512 * 1024)
+            )
+            .into_bytes(),
         }
     }
 }
@@ -211,7 +247,9 @@ async fn attack(addr: String, bytes: Arc<Vec<u8>>) -> Option<TcpStream> {
 async fn a_thousand_slow_or_oversized_unauthenticated_connections_leave_edge_small_and_serving() {
     let Some(binary) = edge_binary() else { return };
     raise_open_file_limit();
-    let Some(upstreams) = upstreams().await else { return };
+    let Some(upstreams) = upstreams().await else {
+        return;
+    };
     let edge = EdgeProcess::start(
         &binary,
         &upstreams.identity.url(),
@@ -220,26 +258,49 @@ async fn a_thousand_slow_or_oversized_unauthenticated_connections_leave_edge_sma
         &[("HEADER_TIMEOUT", "5m"), ("BODY_TIMEOUT", "5m")],
     )
     .await;
-    let alice = Browser::new(&edge.url, PUBLIC_URL, "Mozilla/5.0 (X11; Linux x86_64) GatehouseTest/1.0");
+    let alice = Browser::new(
+        &edge.url,
+        PUBLIC_URL,
+        "Mozilla/5.0 (X11; Linux x86_64) GatehouseTest/1.0",
+    );
     let email = crate::support::unique_email("alice");
-    assert_eq!(alice.sign_up("Alice", &email, crate::support::PASSWORD).await.status(), 200);
+    assert_eq!(
+        alice
+            .sign_up("Alice", &email, crate::support::PASSWORD)
+            .await
+            .status(),
+        200
+    );
     assert_eq!(alice.get("/api/profile").await.status(), 200);
     let (idle, _) = edge.memory();
 
-    let kinds = [Attack::SlowHeaders, Attack::MadeUpSessionWithBody, Attack::Oversized, Attack::NoSessionChunked];
+    let kinds = [
+        Attack::SlowHeaders,
+        Attack::MadeUpSessionWithBody,
+        Attack::Oversized,
+        Attack::NoSessionChunked,
+    ];
     let payloads: Vec<Arc<Vec<u8>>> = kinds.iter().map(|kind| Arc::new(kind.bytes())).collect();
-    let attempts = (0..ATTACKERS).map(|n| attack(edge.addr().to_owned(), payloads[n % kinds.len()].clone()));
-    let held: Vec<TcpStream> = tokio::time::timeout(STUCK + SEND_WINDOW, futures::future::join_all(attempts))
-        .await
-        .expect("the attack connections are made in time")
-        .into_iter()
-        .flatten()
-        .collect();
-    assert_eq!(held.len(), ATTACKERS, "every attacking connection was accepted");
+    let attempts =
+        (0..ATTACKERS).map(|n| attack(edge.addr().to_owned(), payloads[n % kinds.len()].clone()));
+    let held: Vec<TcpStream> =
+        tokio::time::timeout(STUCK + SEND_WINDOW, futures::future::join_all(attempts))
+            .await
+            .expect("the attack connections are made in time")
+            .into_iter()
+            .flatten()
+            .collect();
+    assert_eq!(
+        held.len(),
+        ATTACKERS,
+        "every attacking connection was accepted"
+    );
 
     // The signed-in user is still served while the attack holds its connections.
     let started = Instant::now();
-    let during = tokio::time::timeout(STUCK, alice.get("/api/profile")).await.expect("answered");
+    let during = tokio::time::timeout(STUCK, alice.get("/api/profile"))
+        .await
+        .expect("answered");
     let latency = started.elapsed();
     assert_eq!(during.status(), 200);
 
@@ -251,14 +312,19 @@ async fn a_thousand_slow_or_oversized_unauthenticated_connections_leave_edge_sma
         idle as f64 / 1e6,
         peak as f64 / 1e6
     );
-    assert!(peak < MEMORY_BOUND, "edge peaked at {peak} bytes of resident memory");
+    assert!(
+        peak < MEMORY_BOUND,
+        "edge peaked at {peak} bytes of resident memory"
+    );
     drop(held);
 }
 
 #[tokio::test]
 async fn a_client_that_never_finishes_its_headers_is_cut_off() {
     let Some(binary) = edge_binary() else { return };
-    let Some(upstreams) = upstreams().await else { return };
+    let Some(upstreams) = upstreams().await else {
+        return;
+    };
     let edge = EdgeProcess::start(
         &binary,
         &upstreams.identity.url(),
@@ -267,13 +333,22 @@ async fn a_client_that_never_finishes_its_headers_is_cut_off() {
     )
     .await;
     let mut stream = TcpStream::connect(edge.addr()).await.expect("edge accepts");
-    stream.write_all(b"GET /api/auth/ok HTTP/1.1\r\nHost: edge\r\nX-Slow: ").await.expect("sent");
+    stream
+        .write_all(b"GET /api/auth/ok HTTP/1.1\r\nHost: edge\r\nX-Slow: ")
+        .await
+        .expect("sent");
     // Edge either answers 408 or simply closes; it must not keep the connection.
     let mut answer = Vec::new();
     let read = tokio::time::timeout(STUCK, stream.read_to_end(&mut answer)).await;
     let answer = String::from_utf8_lossy(&answer);
-    assert!(read.is_ok(), "edge still holds a connection whose headers never ended");
-    assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        read.is_ok(),
+        "edge still holds a connection whose headers never ended"
+    );
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+        "{answer}"
+    );
 
     // A client that sends its headers in time is served as usual.
     let mut stream = TcpStream::connect(edge.addr()).await.expect("edge accepts");
@@ -282,6 +357,9 @@ async fn a_client_that_never_finishes_its_headers_is_cut_off() {
         .await
         .expect("sent");
     let mut answer = Vec::new();
-    tokio::time::timeout(STUCK, stream.read_to_end(&mut answer)).await.expect("answered").expect("read");
+    tokio::time::timeout(STUCK, stream.read_to_end(&mut answer))
+        .await
+        .expect("answered")
+        .expect("read");
     assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"));
 }
