@@ -118,10 +118,10 @@ pub struct Config {
     )]
     pub mail_from: String,
 
-    /// Serve the token exchange's session lookups from memory: `on` only when this identity is
-    /// the single process writing its store; `auto` = on for SQLite, off for PostgreSQL (which
-    /// may have replicas, where a revocation on one must stop calls on all at once).
-    #[arg(long, env = "SESSION_CACHE", default_value = "auto", value_enum)]
+    /// Serve the token exchange's session lookups from memory. On SQLite the file is then held by
+    /// this process alone; on PostgreSQL replicas keep each other's caches exact (LISTEN/NOTIFY
+    /// with acknowledgements and leases), so a revocation answered anywhere holds everywhere.
+    #[arg(long, env = "SESSION_CACHE", default_value = "on", value_enum)]
     pub session_cache: SessionCacheMode,
 
     /// Failed password sign-ins to one address (or one device) before it is locked.
@@ -154,23 +154,10 @@ pub struct Config {
 /// `SESSION_CACHE`.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SessionCacheMode {
-    /// On for SQLite, off for PostgreSQL.
-    Auto,
-    /// Always on (single identity process only).
+    /// Lookups answered from memory while exact (the default, both stores).
     On,
-    /// Always off.
+    /// Every lookup reads the store.
     Off,
-}
-
-impl SessionCacheMode {
-    /// Whether the cache is used on this store.
-    pub fn enabled_for(self, backend: service_kit::db::Backend) -> bool {
-        match self {
-            SessionCacheMode::Auto => backend == service_kit::db::Backend::Sqlite,
-            SessionCacheMode::On => true,
-            SessionCacheMode::Off => false,
-        }
-    }
 }
 
 impl Config {

@@ -297,14 +297,8 @@ async fn exchange(
     }
     let now = state.clock().now_millis();
     let used = state
-        .session_cache()
-        .use_session(
-            state.pool(),
-            request.subject_token.expose_secret(),
-            &request.client,
-            now,
-            state.session_policy(),
-        )
+        .sessions()
+        .exchange(request.subject_token.expose_secret(), &request.client, now)
         .await?;
     let session_expires_in = used
         .refreshed

@@ -16,7 +16,9 @@ pub mod lockout;
 pub mod mail;
 pub mod metrics;
 pub mod passwords;
+pub mod revocations;
 pub mod sessions;
+pub mod store_lock;
 pub mod users;
 
 use std::future::Future;
@@ -43,7 +45,8 @@ use lockout::LockoutPolicy;
 use mail::Mailer;
 use metrics::IdentityMetrics;
 use passwords::Hasher;
-use sessions::{SessionCache, SessionPolicy};
+use revocations::RevocationFeed;
+use sessions::{SessionPolicy, Sessions};
 
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/identity/postgres");
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/identity/sqlite");
@@ -68,13 +71,12 @@ struct Shared {
     hasher: Hasher,
     issuer: String,
     audiences: Vec<String>,
-    policy: SessionPolicy,
     require_email_verification: bool,
     jwks_max_age: Duration,
     mailer: Mailer,
     verification_ttl: Duration,
     reset_ttl: Duration,
-    session_cache: SessionCache,
+    sessions: Sessions,
     lockout: LockoutPolicy,
     metrics: IdentityMetrics,
 }
@@ -93,7 +95,7 @@ impl AppState {
         )
         .await?;
         let mailer = Mailer::start(config, &db, clock.clone()).map_err(anyhow::Error::msg)?;
-        let session_cache = SessionCache::new(config.session_cache.enabled_for(db.backend));
+        let sessions = open_sessions(config, &db, &clock)?;
         let metrics = observed(&hasher, &keyring, &clock);
         Ok(AppState {
             inner: Arc::new(Shared {
@@ -107,13 +109,12 @@ impl AppState {
                     .iter()
                     .map(|audience| audience.trim().to_owned())
                     .collect(),
-                policy: SessionPolicy::from_config(config),
                 require_email_verification: config.require_email_verification,
                 jwks_max_age: config.jwks_max_age,
                 mailer,
                 verification_ttl: config.verification_ttl,
                 reset_ttl: config.reset_ttl,
-                session_cache,
+                sessions,
                 lockout: LockoutPolicy::new(
                     config.lockout_threshold,
                     config.lockout_duration,
@@ -164,7 +165,12 @@ impl AppState {
 
     /// The session lifetimes and binding.
     pub fn session_policy(&self) -> &SessionPolicy {
-        &self.inner.policy
+        self.inner.sessions.policy()
+    }
+
+    /// The session store: every read and change of a session or a user goes through it.
+    pub fn sessions(&self) -> &Sessions {
+        &self.inner.sessions
     }
 
     /// `REQUIRE_EMAIL_VERIFICATION`.
@@ -190,11 +196,6 @@ impl AppState {
     /// `RESET_TTL`.
     pub fn reset_ttl(&self) -> Duration {
         self.inner.reset_ttl
-    }
-
-    /// The exchange's session cache (`SESSION_CACHE`).
-    pub fn session_cache(&self) -> &SessionCache {
-        &self.inner.session_cache
     }
 
     /// `LOCKOUT_THRESHOLD`, `LOCKOUT_DURATION`, `LOCKOUT_MAX`.
@@ -251,22 +252,22 @@ fn sample_outbox(pool: AnyPool, metrics: IdentityMetrics) -> service_kit::metric
     .into()
 }
 
-/// Invalidates the session cache after every request that may change sessions or users — all
-/// but reads, the exchange and get-session — before its answer leaves, so no call can succeed on
-/// a cached session after a sign-out or revocation has been answered.
-async fn invalidate_session_cache_after_writes(
-    axum::extract::State(state): axum::extract::State<AppState>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let reads_only = request.method() == axum::http::Method::GET
-        || request.method() == axum::http::Method::HEAD
-        || matches!(request.uri().path(), "/v1/token" | "/v1/session");
-    let response = next.run(request).await;
-    if !reads_only {
-        state.session_cache().invalidate();
-    }
-    response
+/// The session store over `db`: with the cache on, a SQLite file is held by this process alone
+/// (a lock next to it), and PostgreSQL replicas keep each other's caches honest (DESIGN §15).
+fn open_sessions(config: &Config, db: &Database, clock: &Clock) -> anyhow::Result<Sessions> {
+    let cached = config.session_cache == config::SessionCacheMode::On;
+    let policy = SessionPolicy::from_config(config);
+    let feed = RevocationFeed::new(db.pool.clone(), clock.clone());
+    Ok(match db.backend {
+        db::Backend::Sqlite => {
+            let lock = store_lock::StoreLock::acquire(&config.database_url, cached)
+                .map_err(anyhow::Error::msg)?;
+            Sessions::single_process(db.pool.clone(), policy, cached, feed, lock)
+        }
+        db::Backend::Postgres => {
+            Sessions::replicated(db.pool.clone(), policy, cached, feed, &config.database_url)
+        }
+    })
 }
 
 /// The router the binary runs.
@@ -280,6 +281,7 @@ pub fn app(state: AppState) -> Router {
             get(discovery::metadata),
         )
         .route("/v1/token", post(exchange::exchange_session_for_token))
+        .route("/v1/revocations", get(revocations::stream_revocations))
         .route("/v1/sign-up", post(accounts::sign_up))
         .route("/v1/sign-in", post(accounts::sign_in))
         .route("/v1/session", post(accounts::current_session))
@@ -310,10 +312,6 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/password/reset", post(links::reset_password))
         .route("/v1/dev/outbox", get(mail::list_outbox))
         .fallback(error::not_found)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            invalidate_session_cache_after_writes,
-        ))
         .layer(DefaultBodyLimit::max(json::BODY_LIMIT_BYTES))
         .layer(Observe::new("identity", state.metrics().metrics()).layer())
         .with_state(state)

@@ -316,8 +316,8 @@ impl ProfileChange {
 }
 
 /// Applies a profile change in one statement; `None` when the user no longer exists.
-pub async fn update_profile(
-    pool: &AnyPool,
+pub async fn update_profile<'e>(
+    executor: impl Executor<'e, Database = Any>,
     user_id: &str,
     change: &ProfileChange,
     now: i64,
@@ -333,7 +333,7 @@ pub async fn update_profile(
     .bind(change.image.clone().flatten())
     .bind(now)
     .bind(user_id)
-    .fetch_optional(pool)
+    .fetch_optional(executor)
     .await?;
     row.map(|row| User::from_row(&row, 0)).transpose()
 }
@@ -367,12 +367,48 @@ pub async fn replace_password_hash<'e>(
     row.map(|row| User::from_row(&row, 0)).transpose()
 }
 
+/// Sets a new password hash whatever the old one was (a password reset); `false` when the user
+/// no longer exists.
+pub async fn set_password_hash<'e>(
+    executor: impl Executor<'e, Database = Any>,
+    user_id: &str,
+    new_hash: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+        .bind(new_hash)
+        .bind(now)
+        .bind(user_id)
+        .execute(executor)
+        .await?;
+    Ok(result.rows_affected() > 0)
+}
+
+/// Marks the user's address verified; `None` when the user no longer exists.
+pub async fn mark_email_verified<'e>(
+    executor: impl Executor<'e, Database = Any>,
+    user_id: &str,
+    now: i64,
+) -> Result<Option<User>, sqlx::Error> {
+    let row = sqlx::query(&format!(
+        "UPDATE users SET email_verified = 1, updated_at = $1 WHERE id = $2 {RETURNING_USER}"
+    ))
+    .bind(now)
+    .bind(user_id)
+    .fetch_optional(executor)
+    .await?;
+    row.map(|row| User::from_row(&row, 0)).transpose()
+}
+
 /// Deletes a user; the store deletes their sessions and single-use tokens with them (ON DELETE
 /// CASCADE). Answers whether the user existed.
-pub async fn delete(pool: &AnyPool, user_id: &str) -> Result<bool, sqlx::Error> {
+pub async fn delete<'e>(
+    executor: impl Executor<'e, Database = Any>,
+    user_id: &str,
+) -> Result<bool, sqlx::Error> {
     let result = sqlx::query("DELETE FROM users WHERE id = $1")
         .bind(user_id)
-        .execute(pool)
+        .execute(executor)
         .await?;
     Ok(result.rows_affected() > 0)
 }

@@ -22,7 +22,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::ApiError;
 use crate::sessions::{
-    self, cookie_max_age, is_fresh, Client, LiveSession, Session, SessionJson, SessionToken,
+    cookie_max_age, is_fresh, Client, LiveSession, Session, SessionJson, SessionToken,
 };
 use crate::users::{User, UserJson};
 use crate::AppState;
@@ -68,14 +68,10 @@ impl Caller {
 async fn authenticate(state: &AppState, credentials: &Credentials) -> Result<Caller, ApiError> {
     let client = parse_client(&credentials.client_ip, &credentials.user_agent)?;
     let now = state.clock().now_millis();
-    let live = sessions::authenticate(
-        state.pool(),
-        credentials.session_token.expose_secret(),
-        &client,
-        now,
-        state.session_policy(),
-    )
-    .await?;
+    let live = state
+        .sessions()
+        .authenticate(credentials.session_token.expose_secret(), &client, now)
+        .await?;
     service_kit::observe::record_caller(&live.user.id, &live.session.id);
     Ok(Caller { live, client, now })
 }

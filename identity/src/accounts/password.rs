@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::{authenticate, Credentials, NewSession, SignedIn};
 use crate::error::ApiError;
 use crate::json::JsonBody;
-use crate::sessions::{self, SessionToken};
+use crate::sessions::SessionToken;
 use crate::users::{self, Password};
 use crate::AppState;
 
@@ -74,38 +74,32 @@ pub async fn change_password(
     // The transaction's first statement writes, so SQLite takes the write lock at once (waiting
     // out another writer) instead of failing a read-to-write upgrade.
     let now = caller.now;
-    let mut transaction = state.pool().begin().await?;
+    let mut write = state.sessions().begin().await?;
     let Some(user) =
-        users::replace_password_hash(&mut *transaction, user_id, &stored, &new_hash, now).await?
+        users::replace_password_hash(write.connection(), user_id, &stored, &new_hash, now).await?
     else {
         // Another change won the race since the current password was checked.
         return Err(ApiError::InvalidPassword);
     };
+    write.user_changed(user_id);
     let new_session = match SessionsAfterChange::asked(request.revoke_other_sessions) {
         SessionsAfterChange::KeepCurrent => {
-            sessions::revoke_all_but(&mut *transaction, user_id, &caller.live.session.id, now)
+            write
+                .end_all_but(user_id, &caller.live.session.id, now)
                 .await?;
             None
         }
         SessionsAfterChange::ReplaceAll => {
-            sessions::revoke_all(&mut *transaction, user_id, now).await?;
+            write.end_all(user_id, now).await?;
             let token = SessionToken::generate();
             let remember = caller.live.session.times.remember;
-            let policy = state.session_policy();
-            let session = sessions::create(
-                &mut *transaction,
-                user_id,
-                &token.hash(),
-                &caller.client,
-                remember,
-                now,
-                policy,
-            )
-            .await?;
+            let session = write
+                .create(user_id, &token.hash(), &caller.client, remember, now)
+                .await?;
             Some(NewSession { session, token })
         }
     };
-    transaction.commit().await?;
+    write.commit().await?;
     tracing::info!(
         event = "password.changed",
         user_id,

@@ -85,9 +85,12 @@ pub async fn update_user(
         request.email.is_some(),
     )?;
     let user_id = &caller.live.user.id;
-    let user = users::update_profile(state.pool(), user_id, &change, caller.now)
+    let mut write = state.sessions().begin().await?;
+    let user = users::update_profile(write.connection(), user_id, &change, caller.now)
         .await?
         .ok_or(ApiError::Unauthorized)?;
+    write.user_changed(user_id);
+    write.commit().await?;
     tracing::info!(user_id = %user_id, "profile changed");
     Ok(Json(Updated {
         user: user.to_json(),
@@ -123,7 +126,13 @@ pub async fn delete_user(
     may_delete(confirmation, caller.is_fresh(&state)).inspect_err(|_| {
         tracing::info!(user_id, ?confirmation, "account deletion refused");
     })?;
-    if users::delete(state.pool(), user_id).await? {
+    let mut write = state.sessions().begin().await?;
+    let deleted = users::delete(write.connection(), user_id).await?;
+    if deleted {
+        write.user_deleted(user_id, caller.now);
+    }
+    write.commit().await?;
+    if deleted {
         tracing::info!(
             event = "account.deleted",
             user_id,

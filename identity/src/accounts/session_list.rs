@@ -72,7 +72,10 @@ pub async fn list_sessions(
 ) -> Result<Response, ApiError> {
     let caller = authenticate(&state, &request.credentials).await?;
     caller.require_fresh(&state)?;
-    let sessions = sessions::list_live(state.pool(), &caller.live.user.id, caller.now).await?;
+    let sessions = state
+        .sessions()
+        .list_live(&caller.live.user.id, caller.now)
+        .await?;
     let list = SessionList {
         sessions: sessions.iter().map(sessions::Session::to_json).collect(),
         current_session_id: &caller.live.session.id,
@@ -89,7 +92,9 @@ pub async fn revoke_session(
     let handle = parse_handle(&request.session_id)?;
     let caller = authenticate(&state, &request.credentials).await?;
     let user_id = &caller.live.user.id;
-    let revoked = sessions::revoke_by_id(state.pool(), user_id, handle, caller.now).await?;
+    let mut change = state.sessions().begin().await?;
+    let revoked = change.end_by_id(user_id, handle, caller.now).await?;
+    change.commit().await?;
     if revoked {
         tracing::info!(
             event = "session.revoked",
@@ -116,7 +121,9 @@ pub async fn revoke_other_sessions(
     let caller = authenticate(&state, &request.credentials).await?;
     caller.require_fresh(&state)?;
     let (user_id, keep) = (&caller.live.user.id, &caller.live.session.id);
-    let count = sessions::revoke_all_but(state.pool(), user_id, keep, caller.now).await?;
+    let mut change = state.sessions().begin().await?;
+    let count = change.end_all_but(user_id, keep, caller.now).await?;
+    change.commit().await?;
     tracing::info!(
         event = "session.revoked",
         scope = "others",
@@ -141,7 +148,9 @@ pub async fn revoke_all_sessions(
     let caller = authenticate(&state, &request.credentials).await?;
     caller.require_fresh(&state)?;
     let user_id = &caller.live.user.id;
-    let count = sessions::revoke_all(state.pool(), user_id, caller.now).await?;
+    let mut change = state.sessions().begin().await?;
+    let count = change.end_all(user_id, caller.now).await?;
+    change.commit().await?;
     tracing::info!(
         event = "session.revoked",
         scope = "all",

@@ -14,7 +14,7 @@ use crate::json::JsonBody;
 use crate::lockout::{self, Subject, Verdict};
 use crate::metrics::SignInOutcome;
 use crate::passwords::Claim;
-use crate::sessions::{self, cookie_max_age, Client, SessionJson, SessionToken};
+use crate::sessions::{cookie_max_age, Client, SessionJson, SessionToken};
 use crate::users::{self, CreateUserError, Email, Name, NewUser, Password, User, UserJson};
 use crate::AppState;
 
@@ -82,20 +82,15 @@ async fn start_session(
     previous: Option<&SecretString>,
 ) -> Result<NewSession, ApiError> {
     let now = state.clock().now_millis();
-    if let Some(previous) = previous {
-        sessions::revoke_by_token(state.pool(), previous.expose_secret(), now).await?;
-    }
     let token = SessionToken::generate();
-    let session = sessions::create(
-        state.pool(),
-        &user.id,
-        &token.hash(),
-        client,
-        remember,
-        now,
-        state.session_policy(),
-    )
-    .await?;
+    let mut change = state.sessions().begin().await?;
+    if let Some(previous) = previous {
+        change.end_by_token(previous.expose_secret(), now).await?;
+    }
+    let session = change
+        .create(&user.id, &token.hash(), client, remember, now)
+        .await?;
+    change.commit().await?;
     Ok(NewSession { session, token })
 }
 
@@ -289,14 +284,10 @@ pub async fn current_session(
 ) -> Result<Response, ApiError> {
     let client = parse_client(&request.client_ip, &request.user_agent)?;
     let now = state.clock().now_millis();
-    let used = sessions::use_session(
-        state.pool(),
-        request.session_token.expose_secret(),
-        &client,
-        now,
-        state.session_policy(),
-    )
-    .await?;
+    let used = state
+        .sessions()
+        .use_stored(request.session_token.expose_secret(), &client, now)
+        .await?;
     let live = &used.live;
     service_kit::observe::record_caller(&live.user.id, &live.session.id);
     let body = CurrentSession {
@@ -315,7 +306,10 @@ pub async fn sign_out(
 ) -> Result<Json<SignedOut>, ApiError> {
     if let Some(token) = &request.session_token {
         let now = state.clock().now_millis();
-        if sessions::revoke_by_token(state.pool(), token.expose_secret(), now).await? {
+        let mut change = state.sessions().begin().await?;
+        let ended = change.end_by_token(token.expose_secret(), now).await?;
+        change.commit().await?;
+        if ended {
             tracing::info!(
                 event = "session.revoked",
                 reason = "sign_out",

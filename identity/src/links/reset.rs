@@ -15,7 +15,6 @@ use crate::error::ApiError;
 use crate::json::JsonBody;
 use crate::mail::compose::{self, DEFAULT_RESET_CALLBACK};
 use crate::mail::MailKind;
-use crate::sessions;
 use crate::users::{self, Email, Password};
 use crate::AppState;
 
@@ -166,27 +165,21 @@ pub async fn reset_password(
 
     let now = state.clock().now_millis();
     // The first statement writes, so SQLite takes the write lock at once.
-    let mut transaction = state.pool().begin().await?;
-    let Some(user_id) = consume(&mut *transaction, token, Purpose::ResetPassword, now).await?
+    let mut write = state.sessions().begin().await?;
+    let Some(user_id) = consume(write.connection(), token, Purpose::ResetPassword, now).await?
     else {
         return Err(ApiError::InvalidResetToken);
     };
-    let updated = sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
-        .bind(&new_hash)
-        .bind(now)
-        .bind(&user_id)
-        .execute(&mut *transaction)
-        .await?
-        .rows_affected();
-    if updated == 0 {
+    if !users::set_password_hash(write.connection(), &user_id, &new_hash, now).await? {
         return Err(ApiError::InvalidResetToken);
     }
-    retire_all(&mut *transaction, &user_id, Purpose::ResetPassword, now).await?;
-    let revoked = sessions::revoke_all(&mut *transaction, &user_id, now).await?;
+    write.user_changed(&user_id);
+    retire_all(write.connection(), &user_id, Purpose::ResetPassword, now).await?;
+    let revoked = write.end_all(&user_id, now).await?;
     // A reset means the password may be known to someone else: no browser keeps a pass round
     // the lockout (DESIGN §14).
-    crate::devices::drop_all(&mut *transaction, &user_id).await?;
-    transaction.commit().await?;
+    crate::devices::drop_all(write.connection(), &user_id).await?;
+    write.commit().await?;
     tracing::info!(
         event = "password.reset",
         user_id,

@@ -159,9 +159,9 @@ pub async fn verify_email(
     let token = request.token.expose_secret();
     let now = state.clock().now_millis();
     // The first statement writes, so SQLite takes the write lock at once.
-    let mut transaction = state.pool().begin().await?;
-    let Some(user_id) = consume(&mut *transaction, token, Purpose::VerifyEmail, now).await? else {
-        drop(transaction);
+    let mut write = state.sessions().begin().await?;
+    let Some(user_id) = consume(write.connection(), token, Purpose::VerifyEmail, now).await? else {
+        drop(write);
         return Err(
             match refusal(state.pool(), token, Purpose::VerifyEmail, now).await? {
                 Refusal::Invalid => ApiError::InvalidVerificationToken,
@@ -169,20 +169,12 @@ pub async fn verify_email(
             },
         );
     };
-    let row = sqlx::query(
-        "UPDATE users SET email_verified = 1, updated_at = $1 WHERE id = $2 \
-         RETURNING id, email, name, email_verified, image, created_at, updated_at",
-    )
-    .bind(now)
-    .bind(&user_id)
-    .fetch_optional(&mut *transaction)
-    .await?;
-    let Some(row) = row else {
+    let Some(user) = users::mark_email_verified(write.connection(), &user_id, now).await? else {
         return Err(ApiError::InvalidVerificationToken);
     };
-    let user = User::from_row(&row, 0)?;
-    retire_all(&mut *transaction, &user_id, Purpose::VerifyEmail, now).await?;
-    transaction.commit().await?;
+    write.user_changed(&user_id);
+    retire_all(write.connection(), &user_id, Purpose::VerifyEmail, now).await?;
+    write.commit().await?;
     tracing::info!(user_id = %user.id, "email address verified");
     Ok(Json(Verified {
         status: true,

@@ -1,14 +1,18 @@
 //! Server-side sessions: creation, the one-query lookup by token hash (joined with the user),
 //! the use of a session (liveness, binding, sliding expiry) shared by the token exchange and
-//! `/v1/session`, a user's list of live sessions, revocation (one, all but one, all), and the
-//! Better-Auth session JSON. It never stores, logs or returns the secret token; only its SHA-256
-//! reaches the store.
+//! `/v1/session`, a user's list of live sessions, ending sessions (one, all but one, all), and
+//! the Better-Auth session JSON. [`Sessions`] owns it all with the exchange's cache; nothing
+//! else reads or writes the `sessions` table. It never stores, logs or returns the secret token;
+//! only its SHA-256 reaches the store.
 
 mod cache;
+mod cluster;
+mod queries;
 mod rules;
+mod store;
 mod token;
 
-pub use cache::SessionCache;
+pub use store::{Change, Ended, Sessions};
 
 pub use rules::{
     check_binding, check_live, cookie_max_age, is_fresh, new_session_times, sliding_expiry,
@@ -140,7 +144,7 @@ fn live_session_from_row(row: &AnyRow) -> Result<LiveSession, sqlx::Error> {
 
 /// The live session with this token hash: unknown, revoked and expired ones are refused (and
 /// the reason logged).
-pub async fn find_live(
+async fn find_live(
     pool: &AnyPool,
     token_hash: &TokenHash,
     now: i64,
@@ -164,7 +168,7 @@ fn refuse(reason: Refusal, session_id: Option<&str>) -> SessionError {
 
 /// Authenticates a session presented by `client`: looks it up and checks liveness and binding,
 /// changing nothing. The account endpoints use it; every refusal is logged with its reason.
-pub async fn authenticate(
+async fn authenticate_in_store(
     pool: &AnyPool,
     token: &str,
     client: &Client,
@@ -205,14 +209,15 @@ fn check_client(
 
 /// Uses a session presented by `client`: authenticates it, then applies sliding expiry (one
 /// UPDATE, only when due).
-pub async fn use_session(
+async fn use_in_store(
     pool: &AnyPool,
-    token: &str,
+    token_hash: &TokenHash,
     client: &Client,
     now: i64,
     policy: &SessionPolicy,
 ) -> Result<UsedSession, SessionError> {
-    let mut live = authenticate(pool, token, client, now, policy).await?;
+    let mut live = find_live(pool, token_hash, now).await?;
+    check_client(&live.session, client, policy)?;
     let session = &live.session;
     let mut refreshed = false;
     if let Some(expires_at) = sliding_expiry(&session.times, now, policy) {
@@ -243,45 +248,8 @@ async fn extend(
     Ok(result.rows_affected() == 1)
 }
 
-/// Revokes the session with this token, if there is one; answers whether one was revoked.
-pub async fn revoke_by_token(pool: &AnyPool, token: &str, now: i64) -> Result<bool, sqlx::Error> {
-    let Some(token_hash) = TokenHash::of_presented(token) else {
-        return Ok(false);
-    };
-    let result = sqlx::query(
-        "UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL",
-    )
-    .bind(now)
-    .bind(token_hash.as_str())
-    .execute(pool)
-    .await?;
-    Ok(result.rows_affected() > 0)
-}
-
-/// Revokes a session of `user_id` by its public id; answers whether one was revoked.
-pub async fn revoke_by_id(
-    pool: &AnyPool,
-    user_id: &str,
-    session_id: &str,
-    now: i64,
-) -> Result<bool, sqlx::Error> {
-    let result = sqlx::query(
-        "UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL",
-    )
-    .bind(now)
-    .bind(session_id)
-    .bind(user_id)
-    .execute(pool)
-    .await?;
-    Ok(result.rows_affected() > 0)
-}
-
 /// The user's live sessions (neither revoked nor expired at `now`), newest first.
-pub async fn list_live(
-    pool: &AnyPool,
-    user_id: &str,
-    now: i64,
-) -> Result<Vec<Session>, sqlx::Error> {
+async fn list_live(pool: &AnyPool, user_id: &str, now: i64) -> Result<Vec<Session>, sqlx::Error> {
     let rows = sqlx::query(&format!(
         "SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.user_id = $1 AND s.revoked_at IS NULL \
          AND s.expires_at > $2 AND s.max_expires_at > $2 ORDER BY s.created_at DESC, s.id"
@@ -291,39 +259,6 @@ pub async fn list_live(
     .fetch_all(pool)
     .await?;
     rows.iter().map(session_from_row).collect()
-}
-
-/// Revokes every session of `user_id` except `keep_id`; answers how many were revoked.
-pub async fn revoke_all_but<'e>(
-    executor: impl Executor<'e, Database = Any>,
-    user_id: &str,
-    keep_id: &str,
-    now: i64,
-) -> Result<u64, sqlx::Error> {
-    let result =
-        sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND id <> $3 AND revoked_at IS NULL")
-            .bind(now)
-            .bind(user_id)
-            .bind(keep_id)
-            .execute(executor)
-            .await?;
-    Ok(result.rows_affected())
-}
-
-/// Revokes every session of `user_id`; answers how many were revoked.
-pub async fn revoke_all<'e>(
-    executor: impl Executor<'e, Database = Any>,
-    user_id: &str,
-    now: i64,
-) -> Result<u64, sqlx::Error> {
-    let result = sqlx::query(
-        "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
-    )
-    .bind(now)
-    .bind(user_id)
-    .execute(executor)
-    .await?;
-    Ok(result.rows_affected())
 }
 
 impl Session {

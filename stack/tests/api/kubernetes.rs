@@ -294,8 +294,8 @@ fn identity_reads_its_keys_from_a_read_only_secret_volume() {
     );
     assert_eq!(
         env(container, "SESSION_CACHE").and_then(|e| e["value"].as_str()),
-        Some("off"),
-        "see README"
+        Some("on"),
+        "replicas keep the cache on: changes wait for every replica (DESIGN §15)"
     );
     let mount = container["volumeMounts"]
         .as_sequence()
