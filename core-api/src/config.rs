@@ -45,6 +45,16 @@ pub struct Config {
     #[arg(long, env = "JWKS_REFRESH", default_value = "30s", value_parser = service_kit::parse_duration)]
     pub jwks_refresh: Duration,
 
+    /// identity's stream of ended sessions; tokens of an ended session are refused from the
+    /// moment it arrives (default: the JWKS_URL's origin + `/v1/revocations`).
+    #[arg(long, env = "REVOCATIONS_URL", value_parser = http_url)]
+    pub revocations_url: Option<String>,
+
+    /// Where accepted token ids are kept so each token is used once: `memory` (this process) or
+    /// `postgres` (core-api's PostgreSQL database, shared by every replica).
+    #[arg(long, env = "JTI_STORE", default_value = "memory", value_enum)]
+    pub jti_store: JtiStore,
+
     /// Log lines as `text` (human-readable) or `json` (one object per line).
     #[arg(long, env = "LOG_FORMAT", default_value = "text")]
     pub log_format: service_kit::telemetry::LogFormat,
@@ -65,9 +75,34 @@ impl std::fmt::Debug for Config {
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .field("jwks_refresh", &self.jwks_refresh)
+            .field("revocations_url", &self.revocations_url)
+            .field("jti_store", &self.jti_store)
             .field("log_format", &self.log_format)
             .field("metrics_addr", &self.metrics_addr)
             .finish()
+    }
+}
+
+/// `JTI_STORE`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JtiStore {
+    /// This process remembers the tokens it accepted.
+    Memory,
+    /// core-api's PostgreSQL database does, for every replica.
+    Postgres,
+}
+
+impl Config {
+    /// Checks what clap cannot check field by field; the error names the variable and says why.
+    pub fn validate(&self) -> Result<(), String> {
+        let on_postgres = self.database_url.starts_with("postgres");
+        if self.jti_store == JtiStore::Postgres && !on_postgres {
+            return Err(
+                "JTI_STORE=postgres needs DATABASE_URL to be a postgres:// URL (the replicas' shared database)"
+                    .to_owned(),
+            );
+        }
+        Ok(())
     }
 }
 

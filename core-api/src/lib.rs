@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod orders;
 pub mod products;
 pub mod profile;
+pub mod replay;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -29,7 +30,7 @@ use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
 use tracing::Instrument;
 
-pub use config::Config;
+pub use config::{Config, JtiStore};
 use error::ApiError;
 use metrics::CoreApiMetrics;
 use products::Catalog;
@@ -90,6 +91,9 @@ impl Config {
             self.audience.clone(),
         );
         verifier.refresh_interval = self.jwks_refresh;
+        if let Some(url) = &self.revocations_url {
+            verifier.revocations_url = Some(url.clone());
+        }
         verifier
     }
 }
@@ -146,6 +150,7 @@ impl Server {
     /// Opens the store, starts the JWKS verifier (one HTTP client, 3 s timeouts) and binds
     /// `config.addr` (port 0 allowed).
     pub async fn bind(config: Config) -> anyhow::Result<Server> {
+        config.validate().map_err(anyhow::Error::msg)?;
         let http = reqwest::Client::builder()
             .connect_timeout(JWKS_FETCH_TIMEOUT)
             .timeout(JWKS_FETCH_TIMEOUT)
@@ -185,6 +190,12 @@ impl Server {
             service_kit::db::connect(&config.database_url, SCHEMA, migrations, MAX_CONNECTIONS)
                 .await
                 .context("DATABASE_URL")?;
+        let verifier = match config.jti_store {
+            JtiStore::Memory => verifier,
+            JtiStore::Postgres => verifier.with_replay_store(std::sync::Arc::new(
+                replay::PostgresReplayStore::start(db.pool.clone(), clock.clone()),
+            )),
+        };
         let exposition = bind_metrics(config.metrics_addr, &metrics).await?;
         let state = AppState::load(db, verifier, clock, metrics)
             .await

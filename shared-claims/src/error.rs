@@ -61,6 +61,16 @@ pub enum VerifyError {
     /// `htu` is not the path of the request being served.
     #[error("token is for another path")]
     PathMismatch,
+    /// The token's session has ended (its `sid` was revoked, or its `sub` lost every session
+    /// issued before the token) — published by identity's revocation stream (DESIGN §15).
+    #[error("token session has ended")]
+    SessionRevoked,
+    /// The token's `jti` was already accepted once: tokens are single-use (DESIGN §15).
+    #[error("token jti was already used")]
+    Replayed,
+    /// The store of used `jti`s cannot be reached, so single use cannot be checked: `503`.
+    #[error("token jti store is unavailable")]
+    ReplayStoreUnavailable,
 }
 
 impl VerifyError {
@@ -68,6 +78,7 @@ impl VerifyError {
     pub fn code(&self) -> &'static str {
         match self {
             VerifyError::MissingBearer => "UNAUTHORIZED",
+            VerifyError::ReplayStoreUnavailable => "SERVICE_UNAVAILABLE",
             _ => "INVALID_TOKEN",
         }
     }
@@ -92,11 +103,14 @@ impl VerifyError {
             VerifyError::MissingClaim(_) => "missing_claim",
             VerifyError::MethodMismatch => "method_mismatch",
             VerifyError::PathMismatch => "path_mismatch",
+            VerifyError::SessionRevoked => "session_revoked",
+            VerifyError::Replayed => "jti_replayed",
+            VerifyError::ReplayStoreUnavailable => "jti_store_unavailable",
         }
     }
 
     /// Every check's name, for a metric's label set made before the first refusal.
-    pub const CHECKS: [&'static str; 17] = [
+    pub const CHECKS: [&'static str; 20] = [
         "missing_bearer",
         "malformed",
         "unsupported_algorithm",
@@ -114,6 +128,9 @@ impl VerifyError {
         "missing_claim",
         "method_mismatch",
         "path_mismatch",
+        "session_revoked",
+        "jti_replayed",
+        "jti_store_unavailable",
     ];
 
     /// The `WWW-Authenticate` challenge (RFC 6750 §3): bare when no credentials were sent.
@@ -138,6 +155,10 @@ impl IntoResponse for VerifyError {
             code: self.code(),
             message: self.to_string(),
         };
+        if self == VerifyError::ReplayStoreUnavailable {
+            // Not the token's fault: a failing dependency is a 5xx (DESIGN §2).
+            return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+        }
         (
             StatusCode::UNAUTHORIZED,
             [(header::WWW_AUTHENTICATE, self.challenge())],
@@ -195,6 +216,9 @@ mod tests {
             VerifyError::MissingClaim("sub"),
             VerifyError::MethodMismatch,
             VerifyError::PathMismatch,
+            VerifyError::SessionRevoked,
+            VerifyError::Replayed,
+            VerifyError::ReplayStoreUnavailable,
         ];
         let checks: Vec<&str> = errors.iter().map(VerifyError::check).collect();
         assert_eq!(checks, VerifyError::CHECKS);

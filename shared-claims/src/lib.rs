@@ -15,4 +15,7 @@ pub use claims::{Audience, Claims, TOKEN_LIFETIME_SECS, TOKEN_TYPE};
 pub use error::VerifyError;
 pub use extract::Authenticated;
 pub use jwk::{Jwk, JwkSet};
-pub use verifier::{Verifier, VerifierConfig, VerifierObserver};
+pub use verifier::{
+    MemoryReplayStore, ReplayFuture, ReplayStore, ReplayStoreError, Verifier, VerifierConfig,
+    VerifierObserver,
+};

@@ -59,7 +59,8 @@ impl Minter {
         json!({ "alg": "EdDSA", "typ": "at+jwt", "kid": self.kid })
     }
 
-    /// Valid claims for `method path`, issued at `now`.
+    /// Valid claims for `method path`, issued at `now`, with a fresh `jti` (tokens are
+    /// single-use).
     pub(crate) fn claims(&self, method: &str, path: &str, now: i64) -> Value {
         json!({
             "iss": ISSUER,
@@ -68,7 +69,7 @@ impl Minter {
             "iat": now,
             "nbf": now,
             "exp": now + 60,
-            "jti": "AAECAwQFBgcICQoLDA0ODw",
+            "jti": fresh_jti(),
             "sid": "7a2d9a54-0c1b-4b8e-8f0e-5e6a1b2c3d4e",
             "client_id": "edge",
             "email": "ada@example.com",
@@ -97,4 +98,10 @@ impl Minter {
 /// base64url (no padding) of a JSON value.
 pub(crate) fn encode_json(value: &Value) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).expect("a JSON value always serializes"))
+}
+
+/// A random 128-bit `jti`, as identity makes them.
+pub(crate) fn fresh_jti() -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>())
 }

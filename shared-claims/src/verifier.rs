@@ -4,6 +4,8 @@
 
 mod jwks_cache;
 mod jws;
+mod replay;
+mod revocations;
 #[cfg(test)]
 mod tests;
 
@@ -15,6 +17,8 @@ use service_kit::Clock;
 
 use self::jwks_cache::JwksCache;
 use self::jws::Jws;
+pub use self::replay::{MemoryReplayStore, ReplayFuture, ReplayStore, ReplayStoreError};
+use self::revocations::RevocationList;
 use crate::VerifyError::{self, *};
 use crate::{Audience, Claims, JwkSet, TOKEN_LIFETIME_SECS, TOKEN_TYPE};
 
@@ -39,6 +43,9 @@ pub struct VerifierConfig {
     pub min_refetch_interval: Duration,
     /// Tolerated clock skew for `nbf`, `iat` and `exp` (default 5 s, at most 5 s).
     pub leeway: Duration,
+    /// identity's stream of ended sessions (default: the JWKS URL's origin + `/v1/revocations`;
+    /// `None`: not followed).
+    pub revocations_url: Option<String>,
 }
 
 impl VerifierConfig {
@@ -48,8 +55,10 @@ impl VerifierConfig {
         issuer: impl Into<String>,
         audience: impl Into<String>,
     ) -> Self {
+        let jwks_url = jwks_url.into();
         VerifierConfig {
-            jwks_url: jwks_url.into(),
+            revocations_url: revocations::default_url(&jwks_url),
+            jwks_url,
             issuer: issuer.into(),
             audience: audience.into(),
             refresh_interval: Duration::from_secs(30),
@@ -97,6 +106,10 @@ struct Inner {
     /// Owned here only: the background refresh holds a `Weak`, so it ends with the last clone.
     keys: Arc<JwksCache>,
     observer: Arc<dyn VerifierObserver>,
+    /// Ended sessions; its subscription holds a `Weak` and is aborted when the list drops.
+    revoked: Arc<RevocationList>,
+    /// Accepted `jti`s.
+    replay: Arc<dyn ReplayStore>,
 }
 
 impl Verifier {
@@ -116,13 +129,18 @@ impl Verifier {
         let config = config.bounded();
         let keys = Arc::new(JwksCache::remote(
             config.jwks_url.clone(),
-            http,
+            http.clone(),
             config.min_refetch_interval,
             Arc::clone(&observer),
         ));
         keys.refresh().await;
         jwks_cache::spawn_periodic_refresh(Arc::downgrade(&keys), config.refresh_interval);
-        Verifier::over(config, keys, observer)
+        let revoked = Arc::new(RevocationList::default());
+        if let Some(url) = config.revocations_url.clone() {
+            let clock = Clock::system();
+            revocations::subscribe(&revoked, url, http, Arc::new(move || clock.now_millis()));
+        }
+        Verifier::over(config, keys, observer, revoked, default_replay_store())
     }
 
     /// A verifier over a fixed key set, never fetching (tests, offline tools).
@@ -131,16 +149,47 @@ impl Verifier {
             config.bounded(),
             Arc::new(JwksCache::fixed(&keys)),
             Arc::new(Unobserved),
+            Arc::new(RevocationList::default()),
+            default_replay_store(),
         )
     }
 
     /// The same verifier telling `observer` of its verifications (its JWKS fetches keep going
     /// to the observer it was started with).
     pub fn with_observer(self, observer: Arc<dyn VerifierObserver>) -> Verifier {
-        let Inner { config, keys, .. } = &*self.inner;
+        self.rebuilt(|parts| parts.observer = observer)
+    }
+
+    /// The same verifier keeping accepted `jti`s in `store` (shared by replicas) instead of
+    /// this process's memory.
+    pub fn with_replay_store(self, store: Arc<dyn ReplayStore>) -> Verifier {
+        self.rebuilt(|parts| parts.replay = store)
+    }
+
+    /// A new verifier sharing this one's keys and revocations, with one part replaced.
+    fn rebuilt(self, change: impl FnOnce(&mut Parts)) -> Verifier {
+        let Inner {
+            config,
+            keys,
+            observer,
+            revoked,
+            replay,
+            ..
+        } = &*self.inner;
+        let mut parts = Parts {
+            observer: Arc::clone(observer),
+            replay: Arc::clone(replay),
+        };
+        change(&mut parts);
         Verifier {
             clock: self.clock.clone(),
-            ..Verifier::over(config.clone(), Arc::clone(keys), observer)
+            ..Verifier::over(
+                config.clone(),
+                Arc::clone(keys),
+                parts.observer,
+                Arc::clone(revoked),
+                parts.replay,
+            )
         }
     }
 
@@ -148,6 +197,8 @@ impl Verifier {
         config: VerifierConfig,
         keys: Arc<JwksCache>,
         observer: Arc<dyn VerifierObserver>,
+        revoked: Arc<RevocationList>,
+        replay: Arc<dyn ReplayStore>,
     ) -> Verifier {
         let leeway_secs = i64::try_from(config.leeway.as_secs()).unwrap_or(0);
         Verifier {
@@ -156,6 +207,8 @@ impl Verifier {
                 leeway_secs,
                 keys,
                 observer,
+                revoked,
+                replay,
             }),
             clock: Clock::system(),
         }
@@ -256,8 +309,38 @@ impl Verifier {
         ensure(!claims.sid.is_empty(), MissingClaim("sid"))?;
         ensure(claims.htm == method, MethodMismatch)?;
         ensure(claims.htu == path, PathMismatch)?;
-        Ok(claims)
+        ensure(
+            !self
+                .inner
+                .revoked
+                .refuses(&claims.sid, &claims.sub, claims.iat),
+            SessionRevoked,
+        )?;
+        // Last: only a token that passed every other check uses up its jti.
+        match self
+            .inner
+            .replay
+            .first_use(&claims.jti, claims.exp, now)
+            .await
+        {
+            Ok(true) => Ok(claims),
+            Ok(false) => Err(Replayed),
+            Err(error) => {
+                tracing::warn!(%error, "single use of a token cannot be checked");
+                Err(ReplayStoreUnavailable)
+            }
+        }
     }
+}
+
+/// The parts [`Verifier::rebuilt`] may replace.
+struct Parts {
+    observer: Arc<dyn VerifierObserver>,
+    replay: Arc<dyn ReplayStore>,
+}
+
+fn default_replay_store() -> Arc<dyn ReplayStore> {
+    Arc::new(MemoryReplayStore::with_default_capacity())
 }
 
 impl std::fmt::Debug for Verifier {

@@ -140,6 +140,8 @@ impl TestApp {
             issuer: ISSUER.into(),
             audience: AUDIENCE.into(),
             jwks_refresh: std::time::Duration::from_secs(30),
+            revocations_url: None,
+            jti_store: core_api::JtiStore::Memory,
             log_format: Default::default(),
             metrics_addr: "127.0.0.1:0".parse().expect("a literal address"),
         };
