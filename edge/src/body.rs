@@ -164,7 +164,7 @@ impl http_body::Body for ForwardedBody {
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.size_hint.clone()
+        self.size_hint
     }
 }
 

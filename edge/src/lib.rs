@@ -226,7 +226,6 @@ impl Server {
                 header_read_timeout: Some(config.header_timeout),
                 max_connections: Some(config.max_connections),
                 max_header_bytes: Some(MAX_HEADER_BYTES),
-                ..ServeOptions::default()
             },
             metrics,
         })

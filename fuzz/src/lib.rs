@@ -16,8 +16,11 @@ use http::{HeaderMap, HeaderValue};
 use identity::exchange::ExchangeRequest;
 use shared_claims::{Claims, Jwk, JwkSet, Verifier, VerifierConfig, VerifyError};
 
+/// One fuzz target: takes the fuzzer's bytes, panics only when an invariant breaks.
+pub type Target = fn(&[u8]);
+
 /// Every target by name, as `fuzz/corpus/<name>/` and `fuzz/regressions/<name>/` are named.
-pub const TARGETS: [(&str, fn(&[u8])); 6] = [
+pub const TARGETS: [(&str, Target); 6] = [
     ("verifier", verifier),
     ("cookie_header", cookie_header),
     ("auth_json", auth_json),

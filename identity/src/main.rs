@@ -6,7 +6,7 @@ use identity::keys::{self, KeysArgs};
 use identity::{Config, Server};
 use service_kit::Clock;
 
-/// Gatehouse identity.
+/// Gatehouse identity. The signing keys are managed by `identity keys` (see `identity keys --help`).
 #[derive(Parser)]
 #[command(name = "identity", args_conflicts_with_subcommands = true)]
 struct Cli {
@@ -34,8 +34,6 @@ enum KeysOnly {
 enum Command {
     /// Run the service (the default).
     Serve(Config),
-    /// Manage the signing keys.
-    Keys(KeysArgs),
 }
 
 fn main() {
@@ -59,7 +57,6 @@ fn main() {
         }
     };
     let config = match cli.command {
-        Some(Command::Keys(args)) => std::process::exit(keys::cli::run(args, &Clock::system())),
         Some(Command::Serve(config)) => config,
         None => cli.config,
     };

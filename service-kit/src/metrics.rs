@@ -33,8 +33,11 @@ pub struct Metrics {
     registry: Registry,
     http: HttpMetrics,
     /// Run before each exposition, to read gauges that are cheaper to sample than to track.
-    samplers: Arc<Mutex<Vec<Box<dyn Fn() + Send + Sync>>>>,
+    samplers: Arc<Mutex<Vec<Sampler>>>,
 }
+
+/// Reads one gauge just before an exposition.
+type Sampler = Box<dyn Fn() + Send + Sync>;
 
 /// `http_requests_total{route,method,status}` and `http_request_duration_seconds{route,method}`.
 #[derive(Clone)]

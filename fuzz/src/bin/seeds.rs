@@ -34,7 +34,10 @@ fn with_mode(mode: u8, rest: &[u8]) -> Vec<u8> {
     bytes
 }
 
-fn seeds() -> std::io::Result<Vec<(&'static str, Vec<(&'static str, Vec<u8>)>)>> {
+/// Each target's name with its named seed inputs.
+type Seeds = Vec<(&'static str, Vec<(&'static str, Vec<u8>)>)>;
+
+fn seeds() -> std::io::Result<Seeds> {
     let f = fixture();
     let claims = valid_claims();
     let token = f.sign(&f.header(), &claims);
