@@ -3,7 +3,6 @@
 //! (logs, request ids and trace context, metrics).
 //! It holds no business rules and never reads the environment itself.
 
-pub mod clock;
 pub mod db;
 pub mod duration;
 pub mod healthcheck;
@@ -15,5 +14,6 @@ pub mod telemetry;
 pub mod timefmt;
 pub mod trace_context;
 
-pub use clock::Clock;
+/// The clock lives in its own crate so `shared-claims` can use it without the database drivers.
+pub use clock::{self, Clock};
 pub use duration::parse_duration;

@@ -99,7 +99,7 @@ mod tests {
     }
 
     fn now() -> i64 {
-        service_kit::Clock::system().now_unix()
+        clock::Clock::system().now_unix()
     }
 
     #[tokio::test]

@@ -12,8 +12,8 @@ mod tests;
 use std::sync::Arc;
 use std::time::Duration;
 
+use clock::Clock;
 use serde::Deserialize;
-use service_kit::Clock;
 
 use self::jwks_cache::JwksCache;
 use self::jws::Jws;
