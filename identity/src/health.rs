@@ -25,12 +25,23 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     }
     // Still ready: the last good ring signs. Saying what is wrong (rather than going unready)
     // keeps replicas sharing one directory from all leaving the load balancer at once.
-    match state.keyring().problem() {
-        Some(problem) => (
-            StatusCode::OK,
-            Json(json!({ "status": "ready", "keys_problem": problem })),
-        ),
-        None => (StatusCode::OK, Json(json!({ "status": "ready" }))),
+    let mut body = json!({ "status": "ready", "session_cache": session_cache(&state) });
+    if let Some(problem) = state.keyring().problem() {
+        body["keys_problem"] = json!(problem);
+    }
+    (StatusCode::OK, Json(body))
+}
+
+/// Whether the exchange's cache answers now: `off` (`SESSION_CACHE=off`), `answering`, or
+/// `closed` (a replica whose lease has lapsed: every exchange reads the store meanwhile).
+fn session_cache(state: &AppState) -> &'static str {
+    let sessions = state.sessions();
+    if !sessions.cache_enabled() {
+        "off"
+    } else if sessions.cache_answers() {
+        "answering"
+    } else {
+        "closed"
     }
 }
 

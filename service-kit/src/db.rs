@@ -168,13 +168,26 @@ async fn ensure_schema(url: &str, schema: &str) -> Result<(), DbError> {
             source,
         })?;
     if exists.is_none() {
-        // Two services starting at once may race here; IF NOT EXISTS makes the loser harmless.
-        pool.execute(format!("CREATE SCHEMA IF NOT EXISTS {schema}").as_str())
-            .await
-            .map_err(|source| DbError::Schema {
-                schema: schema.to_owned(),
-                source,
-            })?;
+        // Replicas starting at once race here, and PostgreSQL may fail the loser of two
+        // concurrent CREATE SCHEMA IF NOT EXISTS with a unique violation: the schema is there
+        // then, which is all that matters.
+        let created = pool
+            .execute(format!("CREATE SCHEMA IF NOT EXISTS {schema}").as_str())
+            .await;
+        if let Err(source) = created {
+            let now_exists: Option<i32> =
+                sqlx::query_scalar("SELECT 1 FROM pg_namespace WHERE nspname = $1")
+                    .bind(schema)
+                    .fetch_optional(&pool)
+                    .await
+                    .unwrap_or(None);
+            if now_exists.is_none() {
+                return Err(DbError::Schema {
+                    schema: schema.to_owned(),
+                    source,
+                });
+            }
+        }
     }
     pool.close().await;
     Ok(())

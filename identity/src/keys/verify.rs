@@ -148,6 +148,8 @@ fn check_name(error: &VerifyError) -> &'static str {
         VerifyError::MissingClaim(_) => "claims",
         VerifyError::MethodMismatch => "htm",
         VerifyError::PathMismatch => "htu",
+        VerifyError::SessionRevoked => "sid",
+        VerifyError::Replayed | VerifyError::ReplayStoreUnavailable => "jti",
     }
 }
 

@@ -101,7 +101,12 @@ impl Sessions {
         &self.inner.feed
     }
 
-    /// Whether the exchange's cache may answer right now (tests and `/readyz` details).
+    /// Whether `SESSION_CACHE` is on.
+    pub fn cache_enabled(&self) -> bool {
+        self.inner.cache.enabled()
+    }
+
+    /// Whether the exchange's cache may answer right now (`/readyz` says so).
     pub fn cache_answers(&self) -> bool {
         self.inner.cache.enabled() && self.inner.cache.is_open()
     }

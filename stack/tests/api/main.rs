@@ -4,6 +4,7 @@
 mod account;
 mod attacks;
 mod browser;
+mod cluster;
 mod compose;
 mod core_direct;
 mod durable_mail;
