@@ -4,6 +4,10 @@
 #   bench/run.sh                      # SQLite (the embedded default)
 #   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres bench/run.sh
 #   LOG_FORMAT=json RUST_LOG=info METRICS_ADDR=127.0.0.1:18464 bench/run.sh   # observability on
+#   IDENTITY_REPLICAS=2 BENCH_DATABASE_URL=… bench/run.sh   # two identity processes behind haproxy
+#
+# Tokens are single-use (DESIGN §15), so the direct calls to core-api use tokens minted just
+# before (wrk with bench/mint.lua and bench/direct.lua), one per request.
 #
 # LOG_FORMAT and RUST_LOG (default warn: no access lines) are passed to the three services.
 # METRICS_ADDR=host:port serves edge's metrics there, identity's on the next port and core-api's
@@ -50,10 +54,36 @@ KEYS_DIR="$work/keys" "$bin/identity" keys init >/dev/null
 METRICS_ADDR=$(metrics_at 1) DEV_MAILBOX=true IDENTITY_ADDR=127.0.0.1:18081 ISSUER=http://127.0.0.1:18081 DATABASE_URL="$identity_db" KEYS_DIR="$work/keys" \
     "$bin/identity" >"$work/identity.log" 2>&1 & pids+=($!); identity_pid=$!
 for _ in $(seq 200); do curl -fs http://127.0.0.1:18081/healthz >/dev/null && break; sleep 0.05; done
+identity_url=http://127.0.0.1:18081
+if [ "${IDENTITY_REPLICAS:-1}" = 2 ]; then
+    [ -n "${BENCH_DATABASE_URL:-}" ] || { echo "IDENTITY_REPLICAS=2 needs BENCH_DATABASE_URL" >&2; exit 1; }
+    command -v haproxy >/dev/null || { echo "haproxy is needed: apt-get install haproxy" >&2; exit 1; }
+    DEV_MAILBOX=true IDENTITY_ADDR=127.0.0.1:18083 ISSUER=http://127.0.0.1:18081 DATABASE_URL="$identity_db" KEYS_DIR="$work/keys" \
+        METRICS_ADDR= "$bin/identity" >"$work/identity2.log" 2>&1 & pids+=($!); identity2_pid=$!
+    cat >"$work/haproxy.cfg" <<CFG
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 30s
+    timeout server 30s
+frontend identity
+    bind 127.0.0.1:18085
+    default_backend replicas
+backend replicas
+    balance roundrobin
+    server a 127.0.0.1:18081
+    server b 127.0.0.1:18083
+CFG
+    haproxy -f "$work/haproxy.cfg" >"$work/haproxy.log" 2>&1 & pids+=($!)
+    for port in 18083 18085; do
+        for _ in $(seq 200); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.05; done
+    done
+    identity_url=http://127.0.0.1:18085
+fi
 METRICS_ADDR=$(metrics_at 2) CORE_API_ADDR=127.0.0.1:18082 DATABASE_URL="$core_db" ISSUER=http://127.0.0.1:18081 \
     JWKS_URL=http://127.0.0.1:18081/.well-known/jwks.json \
     "$bin/core-api" >"$work/core.log" 2>&1 & pids+=($!); core_pid=$!
-METRICS_ADDR=$(metrics_at 0) EDGE_ADDR=127.0.0.1:18080 PUBLIC_URL=http://127.0.0.1:18080 IDENTITY_URL=http://127.0.0.1:18081 \
+METRICS_ADDR=$(metrics_at 0) EDGE_ADDR=127.0.0.1:18080 PUBLIC_URL=http://127.0.0.1:18080 IDENTITY_URL=$identity_url \
     CORE_API_URL=http://127.0.0.1:18082 AUTH_RATE_LIMIT=${AUTH_RATE_LIMIT:-0} "$bin/edge" >"$work/edge.log" 2>&1 & pids+=($!); edge_pid=$!
 for port in 18082 18080; do
     for _ in $(seq 200); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.05; done
@@ -67,26 +97,31 @@ curl -fs -A "$ua" -c "$work/jar" -H 'Content-Type: application/json' \
 cookie=$(awk '$6 ~ /session_token/ {print $6"="$7}' "$work/jar")
 session=${cookie#*=}
 
-token=$(curl -fs -X POST http://127.0.0.1:18081/v1/token \
-    --data-urlencode grant_type=urn:ietf:params:oauth:grant-type:token-exchange \
-    --data-urlencode "subject_token=$session" \
-    --data-urlencode subject_token_type=urn:gatehouse:token-type:session \
-    --data-urlencode audience=core-api --data-urlencode request_method=GET \
-    --data-urlencode "request_path=$PATH_UNDER_TEST" --data-urlencode client_ip=127.0.0.1 \
-    --data-urlencode "user_agent=$ua" | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+# mint SECONDS: single-use tokens for GET $PATH_UNDER_TEST, minted by wrk at identity, into $work/tokens.
+mint() {
+    rm -f "$work"/minted.*
+    wrk -t2 -c8 -d"$1" -s bench/mint.lua http://127.0.0.1:18081/v1/token -- "$work/minted" "$session" \
+        "$PATH_UNDER_TEST" "$ua" >/dev/null
+    cat "$work"/minted.* >"$work/tokens"
+}
+# direct THREADS CONNECTIONS DURATION: core-api called with one fresh token per request.
+direct() {
+    wrk -t"$1" -c"$2" -d"$3" --latency -s bench/direct.lua "http://127.0.0.1:18082$PATH_UNDER_TEST" \
+        -- "$work/tokens" "$1" "$ua"
+}
 
 echo "== store: $store, $(nproc) cores, wrk -t2 -c$CONNECTIONS -d$DURATION, GET $PATH_UNDER_TEST"
 echo "== logs: LOG_FORMAT=$LOG_FORMAT RUST_LOG=$RUST_LOG; metrics: ${metrics_base:-off}"
 echo
 echo "== 0. added latency at light load (1 connection): core-api directly, then proxied through edge"
-wrk -t1 -c1 -d5s --latency -H "Authorization: Bearer $token" -H "User-Agent: $ua" \
-    "http://127.0.0.1:18082$PATH_UNDER_TEST" | grep -E '50%|99%|Requests/sec' | sed 's/^/   direct  /'
+mint 3s
+direct 1 1 5s | grep -E '50%|99%|Requests/sec|Non-2xx' | sed 's/^/   direct  /'
 wrk -t1 -c1 -d5s --latency -H "Cookie: $cookie" -H "User-Agent: $ua" \
     "http://127.0.0.1:18080$PATH_UNDER_TEST" | grep -E '50%|99%|Requests/sec' | sed 's/^/   proxied /'
 echo
 echo "== 1. core-api directly (token verified, no exchange)"
-wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -H "Authorization: Bearer $token" -H "User-Agent: $ua" \
-    "http://127.0.0.1:18082$PATH_UNDER_TEST" | grep -E 'Requests/sec|Latency|50%|90%|99%|Non-2xx'
+echo "   (tokens minted: $(mint "${MINT_DURATION:-20s}"; wc -l <"$work/tokens"); a request past them replays one: Non-2xx)"
+direct 2 "$CONNECTIONS" "$DURATION" | grep -E 'Requests/sec|Latency|50%|90%|99%|Non-2xx'
 echo
 echo "== 2. proxied through edge (cookie -> exchange -> verify)"
 wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -H "Cookie: $cookie" -H "User-Agent: $ua" \
@@ -108,7 +143,7 @@ wait $storm
 echo "   sign-ins during the storm: $(grep -E 'Requests/sec' "$work/storm.txt")"
 echo
 echo "== peak memory (VmHWM)"
-for svc in identity:$identity_pid core-api:$core_pid edge:$edge_pid; do
+for svc in identity:$identity_pid ${identity2_pid:+identity-2:$identity2_pid} core-api:$core_pid edge:$edge_pid; do
     printf '   %-9s %s\n' "${svc%%:*}" "$(grep VmHWM /proc/${svc##*:}/status | awk '{printf "%.1f MB", $2/1024}')"
 done
 if [ -n "${BENCH_DATABASE_URL:-}" ]; then
