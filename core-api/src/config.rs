@@ -4,8 +4,11 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-/// Configuration: every field from a flag or its environment variable, with a default.
-#[derive(clap::Parser, Clone)]
+use service_kit::db::DatabaseUrl;
+
+/// Configuration: every field from a flag or its environment variable, with a default. Its
+/// `Debug` holds no credential: the database URL prints without its password.
+#[derive(clap::Parser, Clone, Debug)]
 #[command(
     name = "core-api",
     about = "Gatehouse core-api: the business API behind edge."
@@ -26,8 +29,12 @@ pub struct Config {
     pub shutdown_grace: Duration,
 
     /// The store: `sqlite://PATH` (file and folder created if missing) or `postgres://…`.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/core-api.db", value_parser = database_url)]
-    pub database_url: String,
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/core-api.db"
+    )]
+    pub database_url: DatabaseUrl,
 
     /// Where identity publishes the keys that sign internal tokens.
     #[arg(long, env = "JWKS_URL", default_value = "http://127.0.0.1:8081/.well-known/jwks.json", value_parser = http_url)]
@@ -64,25 +71,6 @@ pub struct Config {
     pub metrics_addr: service_kit::metrics::MetricsAddr,
 }
 
-/// `Debug` without the database password, so logging the configuration leaks no credential.
-impl std::fmt::Debug for Config {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Config")
-            .field("addr", &self.addr)
-            .field("shutdown_grace", &self.shutdown_grace)
-            .field("database_url", &redact_password(&self.database_url))
-            .field("jwks_url", &self.jwks_url)
-            .field("issuer", &self.issuer)
-            .field("audience", &self.audience)
-            .field("jwks_refresh", &self.jwks_refresh)
-            .field("revocations_url", &self.revocations_url)
-            .field("jti_store", &self.jti_store)
-            .field("log_format", &self.log_format)
-            .field("metrics_addr", &self.metrics_addr)
-            .finish()
-    }
-}
-
 /// `JTI_STORE`.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JtiStore {
@@ -95,7 +83,7 @@ pub enum JtiStore {
 impl Config {
     /// Checks what clap cannot check field by field; the error names the variable and says why.
     pub fn validate(&self) -> Result<(), String> {
-        let on_postgres = self.database_url.starts_with("postgres");
+        let on_postgres = self.database_url.expose_secret().starts_with("postgres");
         if self.jti_store == JtiStore::Postgres && !on_postgres {
             return Err(
                 "JTI_STORE=postgres needs DATABASE_URL to be a postgres:// URL (the replicas' shared database)"
@@ -103,17 +91,6 @@ impl Config {
             );
         }
         Ok(())
-    }
-}
-
-/// Accepts only the two stores `service_kit::db::connect` opens, so a typo stops the service
-/// at start with the variable's name rather than at the first query.
-fn database_url(text: &str) -> Result<String, String> {
-    let known = ["sqlite:", "postgres://", "postgresql://"];
-    if known.iter().any(|prefix| text.starts_with(prefix)) {
-        Ok(text.to_owned())
-    } else {
-        Err("must start with sqlite:// or postgres://".to_owned())
     }
 }
 
@@ -129,21 +106,6 @@ fn http_url(text: &str) -> Result<String, String> {
     Ok(text.to_owned())
 }
 
-/// `scheme://user:secret@host…` → `scheme://user:***@host…`; anything else unchanged.
-fn redact_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let Some(at) = rest[..authority_end].rfind('@') else {
-        return url.to_owned();
-    };
-    match rest[..at].split_once(':') {
-        Some((user, _secret)) => format!("{scheme}://{user}:***{}", &rest[at..]),
-        None => url.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,7 +115,10 @@ mod tests {
     fn defaults_match_the_brief() {
         let config = Config::try_parse_from(["core-api"]).expect("defaults parse");
         assert_eq!(config.addr.to_string(), "127.0.0.1:8082");
-        assert_eq!(config.database_url, "sqlite://data/core-api.db");
+        assert_eq!(
+            config.database_url.expose_secret(),
+            "sqlite://data/core-api.db"
+        );
         assert_eq!(
             config.jwks_url,
             "http://127.0.0.1:8081/.well-known/jwks.json"
@@ -196,6 +161,5 @@ mod tests {
             printed.contains("postgres://core:***@db:5432/gatehouse"),
             "{printed}"
         );
-        assert_eq!(redact_password("sqlite://data/x.db"), "sqlite://data/x.db");
     }
 }

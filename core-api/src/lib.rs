@@ -186,10 +186,14 @@ impl Server {
             postgres: &POSTGRES_MIGRATIONS,
             sqlite: &SQLITE_MIGRATIONS,
         };
-        let db =
-            service_kit::db::connect(&config.database_url, SCHEMA, migrations, MAX_CONNECTIONS)
-                .await
-                .context("DATABASE_URL")?;
+        let db = service_kit::db::connect(
+            config.database_url.expose_secret(),
+            SCHEMA,
+            migrations,
+            MAX_CONNECTIONS,
+        )
+        .await
+        .context("DATABASE_URL")?;
         let verifier = match config.jti_store {
             JtiStore::Memory => verifier,
             JtiStore::Postgres => verifier.with_replay_store(std::sync::Arc::new(

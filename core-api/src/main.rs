@@ -9,21 +9,7 @@ async fn main() {
     if std::env::args().nth(1).as_deref() == Some("healthcheck") {
         std::process::exit(healthcheck());
     }
-    let config = match Config::try_parse() {
-        Ok(config) => config,
-        Err(error) if !error.use_stderr() => error.exit(), // --help, --version
-        Err(error) => {
-            eprintln!(
-                "core-api: {}",
-                error
-                    .to_string()
-                    .lines()
-                    .next()
-                    .unwrap_or("bad configuration")
-            );
-            std::process::exit(1);
-        }
-    };
+    let config: Config = service_kit::cli::parse_or_exit("core-api");
     service_kit::telemetry::init_for("core-api", config.log_format);
     let server = match Server::bind(config).await {
         Ok(server) => server,
@@ -49,11 +35,7 @@ fn healthcheck() -> i32 {
     match Config::try_parse_from(["core-api"]) {
         Ok(config) => service_kit::healthcheck::run("core-api", config.addr),
         Err(error) => {
-            let rendered = error.to_string();
-            eprintln!(
-                "core-api: {}",
-                rendered.lines().next().unwrap_or("bad configuration")
-            );
+            eprintln!("core-api: {}", service_kit::cli::first_line(&error));
             1
         }
     }

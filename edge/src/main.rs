@@ -2,7 +2,6 @@
 //! `edge healthcheck` asks the running service's `/readyz` instead.
 //! Bad configuration exits 1 with one line naming the variable.
 
-use clap::error::ErrorKind;
 use clap::Parser;
 use edge::{Config, Server};
 
@@ -11,23 +10,7 @@ async fn main() {
     if std::env::args().nth(1).as_deref() == Some("healthcheck") {
         std::process::exit(healthcheck());
     }
-    let config = match Config::try_parse() {
-        Ok(config) => config,
-        Err(err)
-            if matches!(
-                err.kind(),
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
-            ) =>
-        {
-            err.exit()
-        }
-        Err(err) => {
-            let rendered = err.to_string();
-            let first_line = rendered.lines().next().unwrap_or("invalid configuration");
-            eprintln!("edge: {}", first_line.trim_start_matches("error: "));
-            std::process::exit(1);
-        }
-    };
+    let config: Config = service_kit::cli::parse_or_exit("edge");
     service_kit::telemetry::init_for("edge", config.log_format);
     let server = match Server::bind(config).await {
         Ok(server) => server,
@@ -52,9 +35,7 @@ fn healthcheck() -> i32 {
     match Config::try_parse_from(["edge"]) {
         Ok(config) => service_kit::healthcheck::run("edge", config.addr),
         Err(err) => {
-            let rendered = err.to_string();
-            let first_line = rendered.lines().next().unwrap_or("invalid configuration");
-            eprintln!("edge: {}", first_line.trim_start_matches("error: "));
+            eprintln!("edge: {}", service_kit::cli::first_line(&err));
             1
         }
     }

@@ -1,5 +1,6 @@
 //! identity's configuration: one clap struct read from flags and the environment, checked once
-//! at start. It never reads the environment anywhere else and holds no secrets.
+//! at start. It never reads the environment anywhere else; its `Debug` shows no secret (the
+//! database and SMTP URLs print without their passwords).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -7,6 +8,7 @@ use std::time::Duration;
 
 use clap::builder::BoolishValueParser;
 use clap::ArgAction;
+use service_kit::db::DatabaseUrl;
 use service_kit::parse_duration;
 
 /// identity's configuration (`identity serve --help` lists every variable with its default).
@@ -31,7 +33,7 @@ pub struct Config {
         env = "DATABASE_URL",
         default_value = "sqlite://data/identity.db"
     )]
-    pub database_url: String,
+    pub database_url: DatabaseUrl,
 
     /// Directory of the signing-key ring (create it with `identity keys init`).
     #[arg(long, env = "KEYS_DIR", default_value = "keys")]
@@ -210,6 +212,22 @@ impl Config {
 mod tests {
     use super::*;
     use clap::Parser;
+
+    #[test]
+    fn debug_hides_the_database_password() {
+        let config = Config::try_parse_from([
+            "identity",
+            "--database-url",
+            "postgres://identity:hunter2@db:5432/gatehouse",
+        ])
+        .expect("parses");
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(
+            printed.contains("postgres://identity:***@db:5432/gatehouse"),
+            "{printed}"
+        );
+    }
 
     #[test]
     fn defaults_follow_the_contract() {

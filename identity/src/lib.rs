@@ -260,13 +260,17 @@ fn open_sessions(config: &Config, db: &Database, clock: &Clock) -> anyhow::Resul
     let feed = RevocationFeed::new(db.pool.clone(), clock.clone());
     Ok(match db.backend {
         db::Backend::Sqlite => {
-            let lock = store_lock::StoreLock::acquire(&config.database_url, cached)
+            let lock = store_lock::StoreLock::acquire(config.database_url.expose_secret(), cached)
                 .map_err(anyhow::Error::msg)?;
             Sessions::single_process(db.pool.clone(), policy, cached, feed, lock)
         }
-        db::Backend::Postgres => {
-            Sessions::replicated(db.pool.clone(), policy, cached, feed, &config.database_url)
-        }
+        db::Backend::Postgres => Sessions::replicated(
+            db.pool.clone(),
+            policy,
+            cached,
+            feed,
+            config.database_url.expose_secret(),
+        ),
     })
 }
 
@@ -353,9 +357,14 @@ impl Server {
             postgres: &POSTGRES_MIGRATIONS,
             sqlite: &SQLITE_MIGRATIONS,
         };
-        let db = db::connect(&config.database_url, SCHEMA, migrations, MAX_CONNECTIONS)
-            .await
-            .context("DATABASE_URL")?;
+        let db = db::connect(
+            config.database_url.expose_secret(),
+            SCHEMA,
+            migrations,
+            MAX_CONNECTIONS,
+        )
+        .await
+        .context("DATABASE_URL")?;
         let listener = tokio::net::TcpListener::bind(config.addr)
             .await
             .with_context(|| format!("IDENTITY_ADDR {}: cannot listen", config.addr))?;

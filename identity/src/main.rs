@@ -45,17 +45,8 @@ fn main() {
         let KeysOnly::Keys(args) = KeysCli::parse().command;
         std::process::exit(keys::cli::run(args, &Clock::system()));
     }
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(error) if !error.use_stderr() => error.exit(),
-        Err(error) => {
-            // Bad configuration: one line saying which variable and why.
-            let rendered = error.to_string();
-            let line = rendered.lines().next().unwrap_or("invalid configuration");
-            eprintln!("identity: {}", line.strip_prefix("error: ").unwrap_or(line));
-            std::process::exit(1);
-        }
-    };
+    // Bad configuration: one line saying which variable and why.
+    let cli: Cli = service_kit::cli::parse_or_exit("identity");
     let config = match cli.command {
         Some(Command::Serve(config)) => config,
         None => cli.config,
@@ -90,9 +81,7 @@ fn healthcheck() -> i32 {
     match Config::try_parse_from(["identity"]) {
         Ok(config) => service_kit::healthcheck::run("identity", config.addr),
         Err(error) => {
-            let rendered = error.to_string();
-            let line = rendered.lines().next().unwrap_or("invalid configuration");
-            eprintln!("identity: {}", line.strip_prefix("error: ").unwrap_or(line));
+            eprintln!("identity: {}", service_kit::cli::first_line(&error));
             1
         }
     }

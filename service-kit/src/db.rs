@@ -10,6 +10,95 @@ use sqlx::any::{install_default_drivers, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
 
+/// `DATABASE_URL`: `sqlite://PATH` or `postgres://…`, checked when parsed so a typo stops the
+/// service at start with the variable's name. Its `Debug` hides the password
+/// (`postgres://user:***@host/db`), so a configuration can be logged; `expose_secret` is the one
+/// way to the whole URL, for [`connect`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// The whole URL, password included.
+    pub fn expose_secret(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL with its password replaced by `***`.
+    pub fn redacted(&self) -> String {
+        let Some((scheme, rest)) = self.0.split_once("://") else {
+            return self.0.clone();
+        };
+        let authority_end = rest.find('/').unwrap_or(rest.len());
+        let Some(at) = rest[..authority_end].rfind('@') else {
+            return self.0.clone();
+        };
+        match rest[..at].split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:***{}", &rest[at..]),
+            None => self.0.clone(),
+        }
+    }
+}
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = DbError;
+
+    fn from_str(text: &str) -> Result<Self, DbError> {
+        let known = ["sqlite:", "postgres://", "postgresql://"];
+        if known.iter().any(|prefix| text.starts_with(prefix)) {
+            Ok(DatabaseUrl(text.to_owned()))
+        } else {
+            Err(DbError::UnsupportedUrl)
+        }
+    }
+}
+
+/// clap parses `DATABASE_URL` through [`DatabaseUrlParser`], whose error does not echo the value.
+impl clap::builder::ValueParserFactory for DatabaseUrl {
+    type Parser = DatabaseUrlParser;
+
+    fn value_parser() -> DatabaseUrlParser {
+        DatabaseUrlParser
+    }
+}
+
+/// Parses a [`DatabaseUrl`]; unlike clap's default, a refusal does not print the value, which may
+/// hold a password.
+#[derive(Clone, Copy, Debug)]
+pub struct DatabaseUrlParser;
+
+impl clap::builder::TypedValueParser for DatabaseUrlParser {
+    type Value = DatabaseUrl;
+
+    fn parse_ref(
+        &self,
+        command: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<DatabaseUrl, clap::Error> {
+        value
+            .to_str()
+            .and_then(|text| text.parse().ok())
+            .ok_or_else(|| {
+                let arg = arg.map_or_else(|| "the database URL".to_owned(), ToString::to_string);
+                clap::Error::raw(
+                    clap::error::ErrorKind::ValueValidation,
+                    format!(
+                        "invalid value for '{arg}': must start with sqlite:// or postgres://\n"
+                    ),
+                )
+                .with_cmd(command)
+            })
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("DatabaseUrl")
+            .field(&self.redacted())
+            .finish()
+    }
+}
+
 /// Which store a pool talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -196,6 +285,63 @@ async fn ensure_schema(url: &str, schema: &str) -> Result<(), DbError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn database_url_debug_hides_the_password() {
+        let url: DatabaseUrl = "postgres://core:hunter2@db:5432/gatehouse"
+            .parse()
+            .expect("parses");
+        let printed = format!("{url:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(
+            printed.contains("postgres://core:***@db:5432/gatehouse"),
+            "{printed}"
+        );
+        assert_eq!(
+            url.expose_secret(),
+            "postgres://core:hunter2@db:5432/gatehouse"
+        );
+    }
+
+    #[test]
+    fn database_url_without_a_password_prints_as_it_is() {
+        for text in [
+            "sqlite://data/x.db",
+            "postgres://core@db/gatehouse",
+            "postgresql://db/g",
+        ] {
+            let url: DatabaseUrl = text.parse().expect("parses");
+            assert_eq!(url.redacted(), text);
+        }
+    }
+
+    #[test]
+    fn a_refused_database_url_is_not_echoed() {
+        use clap::Parser;
+
+        #[derive(Parser, Debug)]
+        struct Example {
+            #[arg(long, default_value = "sqlite://x.db")]
+            database_url: DatabaseUrl,
+        }
+        let error = Example::try_parse_from(["x", "--database-url", "mysql://u:hunter2@db/x"])
+            .expect_err("mysql is refused");
+        let line = crate::cli::first_line(&error);
+        assert!(!line.contains("hunter2"), "{line}");
+        assert!(line.contains("--database-url"), "{line}");
+        let fine = Example::try_parse_from(["x"]).expect("the default parses");
+        assert_eq!(fine.database_url.expose_secret(), "sqlite://x.db");
+    }
+
+    #[test]
+    fn database_url_names_only_the_two_stores() {
+        for text in ["mysql://x", "", "sqlite", "postgres:/x"] {
+            assert!(
+                text.parse::<DatabaseUrl>().is_err(),
+                "{text} should be refused"
+            );
+        }
+    }
 
     #[test]
     fn sqlite_url_asks_for_creation_unless_a_mode_is_given() {

@@ -28,6 +28,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(seconds))
 }
 
+/// A duration in whole milliseconds, as the stores keep times. Saturates at a quarter of
+/// `i64::MAX` (73 million years), so adding it to a time in milliseconds cannot overflow.
+pub fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).map_or(i64::MAX / 4, |ms| ms.min(i64::MAX / 4))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,5 +60,13 @@ mod tests {
         ] {
             assert!(parse_duration(bad).is_err(), "{bad} should be refused");
         }
+    }
+
+    #[test]
+    fn millis_is_exact_and_saturates_far_from_overflow() {
+        assert_eq!(millis(Duration::from_millis(1_500)), 1_500);
+        let huge = millis(Duration::MAX);
+        assert_eq!(huge, i64::MAX / 4);
+        assert!(huge.checked_add(huge).is_some());
     }
 }

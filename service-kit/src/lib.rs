@@ -3,6 +3,7 @@
 //! (logs, request ids and trace context, metrics).
 //! It holds no business rules and never reads the environment itself.
 
+pub mod cli;
 pub mod db;
 pub mod duration;
 pub mod healthcheck;

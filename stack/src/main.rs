@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
+use service_kit::db::DatabaseUrl;
 use service_kit::metrics::MetricsAddr;
 use service_kit::telemetry::LogFormat;
 
@@ -18,14 +19,14 @@ struct Args {
         env = "IDENTITY_DATABASE_URL",
         default_value = "sqlite://data/identity.db"
     )]
-    identity_database_url: String,
+    identity_database_url: DatabaseUrl,
     /// core-api's store.
     #[arg(
         long,
         env = "CORE_API_DATABASE_URL",
         default_value = "sqlite://data/core-api.db"
     )]
-    core_api_database_url: String,
+    core_api_database_url: DatabaseUrl,
     /// The signing-key directory; a first key is created there if it holds none.
     #[arg(long, env = "KEYS_DIR", default_value = "keys")]
     keys_dir: PathBuf,

@@ -135,7 +135,7 @@ impl TestApp {
         let config = Config {
             addr: "127.0.0.1:0".parse().expect("a literal address"),
             shutdown_grace: std::time::Duration::from_secs(10),
-            database_url,
+            database_url: database_url.parse().expect("a store URL"),
             jwks_url: "http://127.0.0.1:9/unused".into(),
             issuer: ISSUER.into(),
             audience: AUDIENCE.into(),

@@ -6,11 +6,12 @@
 use std::path::Path;
 use std::time::Duration;
 
+use service_kit::duration::millis;
 use service_kit::Clock;
 
 use super::audit::{os_user, AuditEntry, AuditVerb};
 use super::material::PrivateKey;
-use super::ring::{millis, KeyRingConfig};
+use super::ring::KeyRingConfig;
 use super::schedule::{KeyMeta, KeyState};
 use super::store::KeyDir;
 use super::{KeyError, Kid};

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use service_kit::duration::millis;
 use service_kit::Clock;
 use shared_claims::{Claims, Jwk, JwkSet};
 
@@ -66,11 +67,6 @@ impl KeyRingConfig {
     pub(crate) fn retired_window_ms(&self) -> i64 {
         millis(self.retired_window())
     }
-}
-
-/// A duration in milliseconds, saturating.
-pub(crate) fn millis(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// The signing keys of identity (clone freely: an `Arc` inside).

@@ -16,6 +16,8 @@ pub use verification::{
 };
 
 use serde::Deserialize;
+// `super::millis` for reset and verification.
+use service_kit::duration::millis;
 use sqlx::{Any, AnyPool, Executor};
 
 use crate::error::ApiError;
@@ -193,11 +195,6 @@ fn callback_or(callback: Option<&str>, default: &str) -> Result<String, ApiError
         }
         Some(callback) => Ok(callback.to_owned()),
     }
-}
-
-/// A duration in ms, saturating.
-fn millis(duration: std::time::Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
+
+use service_kit::duration::millis;
 
 use crate::config::Config;
 
@@ -38,10 +39,6 @@ impl SessionPolicy {
             bind_ip: config.session_bind_ip,
         }
     }
-}
-
-fn millis(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX / 4)
 }
 
 /// The times of a session, all in ms since the epoch.

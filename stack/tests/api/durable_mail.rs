@@ -102,7 +102,7 @@ async fn stack_with_mail_server_down(
     setup.use_smtp(smtp_url_on(port));
     let identity_config = setup.identity.clone();
     let stack = setup.start().await;
-    let outbox = OutboxTable::open(&identity_config.database_url).await;
+    let outbox = OutboxTable::open(identity_config.database_url.expose_secret()).await;
     Some((stack, identity_config, outbox))
 }
 
@@ -359,7 +359,7 @@ async fn with_verification_required_sign_up_for_a_taken_address_answers_as_new_a
     };
     setup.identity.require_email_verification = true;
     setup.use_smtp(sink.url());
-    let database_url = setup.identity.database_url.clone();
+    let database_url = setup.identity.database_url.expose_secret().to_owned();
     let stack = setup.start().await;
     let outbox = OutboxTable::open(&database_url).await;
     let owner = unique_email("Owner");
@@ -486,7 +486,7 @@ async fn the_development_mailbox_reads_the_outbox_table_across_restarts(store: S
     };
     let identity_config = setup.identity.clone();
     let stack = setup.start().await;
-    let outbox = OutboxTable::open(&identity_config.database_url).await;
+    let outbox = OutboxTable::open(identity_config.database_url.expose_secret()).await;
     let browser = stack.browser();
     let email = unique_email("Devon");
     assert_eq!(

@@ -36,8 +36,8 @@ async fn each_service_role_is_refused_on_the_other_schema() {
     let Some(mut setup) = Setup::new(Store::Sqlite).await else {
         return;
     };
-    setup.identity.database_url = as_role(&url, "gatehouse_identity");
-    setup.core_api.database_url = as_role(&url, "gatehouse_core");
+    setup.identity.database_url = as_role(&url, "gatehouse_identity").parse().expect("a URL");
+    setup.core_api.database_url = as_role(&url, "gatehouse_core").parse().expect("a URL");
     let stack: TestStack = setup.start().await;
 
     // Both services migrated their own schema as their own role, and the system works.

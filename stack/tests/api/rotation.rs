@@ -410,7 +410,9 @@ async fn two_identity_replicas_on_one_keys_dir_switch_to_the_new_kid_at_the_same
     second_config.database_url = format!(
         "sqlite://{}/identity-replica.db",
         setup.dir.path().display()
-    );
+    )
+    .parse()
+    .expect("a store URL");
     let first = stack::start_identity(setup.identity.clone(), clock.clone())
         .await
         .expect("first replica starts");

@@ -85,7 +85,7 @@ impl Setup {
             identity::Config::try_parse_from(["identity"]).expect("identity defaults");
         identity.addr = "127.0.0.1:0".parse().expect("addr");
         identity.metrics_addr = "127.0.0.1:0".parse().expect("addr");
-        identity.database_url = identity_db;
+        identity.database_url = identity_db.parse().expect("a store URL");
         identity.keys_dir = keys_dir;
         // Mail stays in the outbox for /dev/mailbox unless a test points identity at an SMTP
         // server (`Setup::use_smtp`).
@@ -94,7 +94,7 @@ impl Setup {
             core_api::Config::try_parse_from(["core-api"]).expect("core-api defaults");
         core_api.addr = "127.0.0.1:0".parse().expect("addr");
         core_api.metrics_addr = "127.0.0.1:0".parse().expect("addr");
-        core_api.database_url = core_db;
+        core_api.database_url = core_db.parse().expect("a store URL");
         core_api.issuer = identity.issuer.clone();
         let mut edge = edge::Config::try_parse_from(["edge"]).expect("edge defaults");
         edge.addr = "127.0.0.1:0".parse().expect("addr");
