@@ -54,8 +54,9 @@ impl ApiError {
             ApiError::Validation(_) | ApiError::UnknownProduct => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            // A pool that cannot hand out a connection is an outage, not a bug: callers may retry.
-            ApiError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed) => {
+            // A store that cannot be reached or ended the connection (a pool that cannot hand one
+            // out, a server restarting) is an outage, not a bug: callers may retry.
+            ApiError::Database(error) if service_kit::db::is_unavailable(error) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             ApiError::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -74,9 +75,7 @@ impl ApiError {
             ApiError::UnknownProduct => "UNKNOWN_PRODUCT",
             ApiError::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             ApiError::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
-            ApiError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed) => {
-                "UNAVAILABLE"
-            }
+            ApiError::Database(error) if service_kit::db::is_unavailable(error) => "UNAVAILABLE",
             ApiError::Database(_) => "INTERNAL_ERROR",
         }
     }
@@ -94,7 +93,7 @@ impl ApiError {
             ApiError::UnknownProduct => "No product has this id.".into(),
             ApiError::UnsupportedMediaType => "The body must be sent as application/json.".into(),
             ApiError::PayloadTooLarge => "The body is too large.".into(),
-            ApiError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed) => {
+            ApiError::Database(error) if service_kit::db::is_unavailable(error) => {
                 "The service is temporarily unavailable.".into()
             }
             ApiError::Database(_) => "Internal error.".into(),
@@ -158,6 +157,9 @@ mod tests {
         let error = ApiError::Database(sqlx::Error::PoolTimedOut);
         assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(error.code(), "UNAVAILABLE");
+        let lost = std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "server closed");
+        let error = ApiError::Database(sqlx::Error::Io(lost));
+        assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! as TEXT, times as integer milliseconds and flags as integers, so one query serves both.
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sqlx::any::{install_default_drivers, AnyPoolOptions};
 use sqlx::migrate::Migrator;
@@ -99,6 +99,16 @@ impl std::fmt::Debug for DatabaseUrl {
     }
 }
 
+/// How long a request may wait for a PostgreSQL connection. While the server is down or
+/// restarting, the pool keeps retrying refused connections until this runs out, so it is what an
+/// outage costs each request before its clear `503`: it must stay well under edge's
+/// `UPSTREAM_TIMEOUT`, else the browser gets a `504` (or waits) instead.
+pub const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long a request may wait for a SQLite connection (a file: no outage, only busy writers).
+const SQLITE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a service waits at start for its store to accept connections.
+const STARTUP_WAIT: Duration = Duration::from_secs(5);
+
 /// Which store a pool talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -186,9 +196,13 @@ pub async fn connect(
     }
 
     let schema_owned = schema.to_owned();
+    let acquire_timeout = match backend {
+        Backend::Postgres => POSTGRES_ACQUIRE_TIMEOUT,
+        Backend::Sqlite => SQLITE_ACQUIRE_TIMEOUT,
+    };
     let pool = AnyPoolOptions::new()
         .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(5))
+        .acquire_timeout(acquire_timeout)
         .after_connect(move |conn, _meta| {
             let statement = match backend {
                 Backend::Postgres => format!("SET search_path TO {schema_owned}"),
@@ -203,9 +217,19 @@ pub async fn connect(
                 Ok(())
             })
         })
-        .connect(&url)
-        .await
+        .connect_lazy(&url)
         .map_err(DbError::Connect)?;
+    // A server still coming up gets longer at start than one request's wait.
+    let deadline = Instant::now() + STARTUP_WAIT;
+    loop {
+        match pool.acquire().await {
+            Ok(_) => break,
+            Err(error) if is_unavailable(&error) && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(error) => return Err(DbError::Connect(error)),
+        }
+    }
 
     let migrator = match backend {
         Backend::Postgres => migrations.postgres,
@@ -213,6 +237,24 @@ pub async fn connect(
     };
     migrator.run(&pool).await?;
     Ok(Database { pool, backend })
+}
+
+/// Whether `error` says the store cannot be reached, is restarting or ended the connection — an
+/// outage worth a `503` the client may retry — rather than a fault of the query.
+pub fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_) => true,
+        // PostgreSQL's connection exceptions (08…), shutdown and start-up (57P01–57P03) and a
+        // full server (53300).
+        sqlx::Error::Database(error) => error.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
+        }),
+        _ => false,
+    }
 }
 
 /// Creates the folder of a SQLite file and asks SQLite to create the file.

@@ -15,6 +15,7 @@ mod kubernetes;
 mod lifecycle;
 mod mail;
 mod observability;
+mod outage;
 mod roles;
 mod rotation;
 mod sessions;
