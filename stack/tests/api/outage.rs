@@ -19,7 +19,8 @@ use crate::support::{Browser, Setup, Store};
 
 /// Where Debian's PostgreSQL 15 puts its server binaries.
 const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
-/// The OS user the server runs as: initdb and postgres refuse to run as root.
+/// The superuser role, and the OS user the server runs as when the test runs as root (initdb
+/// and postgres refuse to run as root).
 const PG_USER: &str = "postgres";
 /// edge's `UPSTREAM_TIMEOUT` here: small, so a hang would show.
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(2);
@@ -35,33 +36,43 @@ const RECOVERY: Duration = Duration::from_secs(10);
 struct PrivatePostgres {
     dir: TempDir,
     port: u16,
+    /// Whether the server binaries must be run as the `postgres` user.
+    as_root: bool,
 }
 
 impl PrivatePostgres {
     /// initdb and start; `None` (test skipped) when the PostgreSQL binaries or the `postgres`
     /// user are missing — which fails instead when `CI=true`.
     fn start() -> Option<PrivatePostgres> {
+        // SAFETY: geteuid takes nothing and cannot fail.
+        let as_root = unsafe { libc::geteuid() } == 0;
         let usable = Path::new(PG_BIN).join("initdb").exists()
-            && Command::new("id")
-                .arg(PG_USER)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|status| status.success());
+            && (!as_root
+                || Command::new("id")
+                    .arg(PG_USER)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .is_ok_and(|status| status.success()));
         if !usable {
             if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("{PG_BIN}/initdb and the {PG_USER} user are needed when CI=true");
+                panic!(
+                    "{PG_BIN}/initdb (and, as root, the {PG_USER} user) are needed when CI=true"
+                );
             }
             eprintln!("skipping the PostgreSQL restart test: no {PG_BIN}/initdb or {PG_USER} user");
             return None;
         }
         let dir = tempfile::tempdir().expect("temp dir");
-        run(Command::new("chown").arg(PG_USER).arg(dir.path()));
+        if as_root {
+            run(Command::new("chown").arg(PG_USER).arg(dir.path()));
+        }
         let server = PrivatePostgres {
             dir,
             port: free_port(),
+            as_root,
         };
-        run(server.as_postgres("initdb").args([
+        run(server.server_binary("initdb").args([
             "-D",
             &server.data().display().to_string(),
             "-A",
@@ -82,17 +93,19 @@ impl PrivatePostgres {
         format!("postgres://{PG_USER}@127.0.0.1:{}/postgres", self.port)
     }
 
-    /// A server binary run as the `postgres` user.
-    fn as_postgres(&self, binary: &str) -> Command {
+    /// A server binary, run as the `postgres` user when the test runs as root.
+    fn server_binary(&self, binary: &str) -> Command {
+        let path = Path::new(PG_BIN).join(binary);
+        if !self.as_root {
+            return Command::new(path);
+        }
         let mut command = Command::new("runuser");
-        command
-            .args(["-u", PG_USER, "--"])
-            .arg(Path::new(PG_BIN).join(binary));
+        command.args(["-u", PG_USER, "--"]).arg(path);
         command
     }
 
     fn pg_ctl(&self, args: &[&str]) -> Command {
-        let mut command = self.as_postgres("pg_ctl");
+        let mut command = self.server_binary("pg_ctl");
         command.arg("-D").arg(self.data()).args(args);
         command
     }
@@ -189,6 +202,26 @@ async fn call(browser: &Browser, what: &'static str, product: &str) -> Answer {
     answer
 }
 
+/// What identity's `/readyz` says of its session cache (`answering`, `closed`), if it is ready.
+async fn session_cache(identity: &str) -> Option<String> {
+    let response = reqwest::get(format!("{identity}/readyz")).await.ok()?;
+    let body: Value = response.json().await.ok()?;
+    body["session_cache"].as_str().map(str::to_owned)
+}
+
+/// Waits until identity's session cache answers again, at most `within`; how long it took.
+async fn cache_answering(identity: &str, within: Duration) -> Duration {
+    let started = Instant::now();
+    while session_cache(identity).await.as_deref() != Some("answering") {
+        assert!(
+            started.elapsed() < within,
+            "identity's session cache did not reopen within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    started.elapsed()
+}
+
 /// Whether every kind of call succeeds right now.
 async fn full_service(browser: &Browser, product: &str) -> bool {
     for (what, expected) in [("profile", 200), ("orders", 200), ("order", 201)] {
@@ -209,6 +242,8 @@ async fn a_postgres_restart_under_load_gives_clear_503s_then_full_service_and_lo
     setup.core_api.database_url = server.url().parse().expect("a store URL");
     setup.edge.upstream_timeout = UPSTREAM_TIMEOUT;
     let stack = setup.start().await;
+    let identity = stack.stack.identity.url();
+    cache_answering(&identity, RECOVERY).await;
     let browser = stack.signed_in("Outage").await;
     let products: Value = browser.get("/api/products").await.json().await.unwrap();
     let product = products["products"][0]["id"]
@@ -252,7 +287,10 @@ async fn a_postgres_restart_under_load_gives_clear_503s_then_full_service_and_lo
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    // The load keeps running a while after recovery: it must all succeed.
+    // identity's session cache lost its LISTEN connection with the server: it reopens by
+    // itself. The load keeps running meanwhile and a while after: it must all succeed.
+    cache_answering(&identity, RECOVERY).await;
+    let reopened = back.elapsed();
     tokio::time::sleep(Duration::from_secs(1)).await;
     stop.store(true, Ordering::Relaxed);
     let mut answers = Vec::new();
@@ -276,7 +314,7 @@ async fn a_postgres_restart_under_load_gives_clear_503s_then_full_service_and_lo
     }
     eprintln!(
         "outage: {} answers {by_status:#?}; longest {longest:?}; stop took {:?}, start took {:?}; \
-         full service {:?} after the server was back",
+         full service {:?} and the session cache {reopened:?} after the server was back",
         answers.len(),
         stopped - stopping,
         back - starting,
