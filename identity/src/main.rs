@@ -58,10 +58,17 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let config = match cli.command {
+    let mut config = match cli.command {
         Some(Command::Keys(args)) => std::process::exit(keys::cli::run(args, &Clock::system())),
         Some(Command::Serve(config)) => config,
         None => cli.config,
+    };
+    config.social = match identity::social::settings::from_vars(|name| std::env::var(name).ok()) {
+        Ok(providers) => providers,
+        Err(line) => {
+            eprintln!("identity: {line}");
+            std::process::exit(1);
+        }
     };
     service_kit::telemetry::init_for("identity", config.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
