@@ -17,6 +17,7 @@ mod observability;
 mod roles;
 mod rotation;
 mod sessions;
+mod social;
 mod spine;
 mod support;
 mod tokens;
