@@ -256,7 +256,19 @@ async fn callback(
             .map(|token| token.expose_secret()),
     };
     let url = state.identity.endpoint("v1/social/callback")?;
-    let answer: CallbackAnswer = state.identity.post(&url, &request).await?;
+    // The browser arrives here by a navigation from the provider: whatever goes wrong, it gets a
+    // page, not a JSON error.
+    let answer: CallbackAnswer = match state.identity.post(&url, &request).await {
+        Ok(answer) => answer,
+        Err(error) => {
+            tracing::warn!(%error, "social callback: identity could not finish the flow");
+            CallbackAnswer {
+                location: format!("{ERROR_PAGE}?error=internal_server_error"),
+                session_token: None,
+                cookie_max_age: None,
+            }
+        }
+    };
     // identity only names URLs edge checked when the flow began; checked again all the same.
     let location = if is_safe_callback(&answer.location, &state.public_origin) {
         answer.location
