@@ -318,7 +318,11 @@ pub async fn finish(
     })?;
     Ok(Finished {
         profile,
-        scopes: tokens.scope.unwrap_or_else(|| settings.scopes.join(" ")),
+        // RFC 6749 separates scopes with spaces; GitHub with commas.
+        scopes: tokens
+            .scope
+            .map(|scope| scope.replace(',', " "))
+            .unwrap_or_else(|| settings.scopes.join(" ")),
     })
 }
 
