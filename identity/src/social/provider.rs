@@ -66,7 +66,9 @@ pub struct Provider {
 #[derive(Default)]
 struct JwksCache {
     keys: Option<JwkSet>,
-    fetched_at: Option<tokio::time::Instant>,
+    /// The last fetch an unknown `kid` caused (periodic fetches do not count, so the first
+    /// rotation after a periodic fetch is picked up at once).
+    forced_at: Option<tokio::time::Instant>,
 }
 
 impl Provider {
@@ -181,10 +183,7 @@ impl Provider {
         let keys: JwkSet = self
             .get_json(endpoints.jwks_uri.as_deref().unwrap_or_default())
             .await?;
-        *self.jwks.lock().await = JwksCache {
-            keys: Some(keys),
-            fetched_at: Some(tokio::time::Instant::now()),
-        };
+        self.jwks.lock().await.keys = Some(keys);
         *self
             .endpoints
             .write()
@@ -193,8 +192,9 @@ impl Provider {
         Ok(())
     }
 
-    /// The provider's keys; with `unknown_kid`, fetched again first unless that was done less
-    /// than [`JWKS_MIN_REFETCH`] ago (one fetch at a time: the lock is held across it).
+    /// The provider's keys; with `unknown_kid`, fetched again first unless an unknown `kid` did
+    /// that less than [`JWKS_MIN_REFETCH`] ago (one fetch at a time: the lock is held across it),
+    /// so a flood of made-up `kid`s costs the provider one fetch per interval.
     pub async fn jwks(&self, unknown_kid: bool) -> Result<JwkSet, String> {
         if unknown_kid {
             self.refresh_jwks(false).await?;
@@ -209,17 +209,19 @@ impl Provider {
 
     async fn refresh_jwks(&self, periodic: bool) -> Result<(), String> {
         let mut cache = self.jwks.lock().await;
-        let recent = cache
-            .fetched_at
-            .is_some_and(|at| at.elapsed() < JWKS_MIN_REFETCH);
-        if recent && !periodic {
-            return Ok(());
+        if !periodic {
+            let recent = cache
+                .forced_at
+                .is_some_and(|at| at.elapsed() < JWKS_MIN_REFETCH);
+            if recent {
+                return Ok(());
+            }
+            cache.forced_at = Some(tokio::time::Instant::now());
         }
         let uri = self
             .endpoints()
             .and_then(|endpoints| endpoints.jwks_uri)
             .ok_or("provider not discovered")?;
-        cache.fetched_at = Some(tokio::time::Instant::now());
         cache.keys = Some(self.get_json(&uri).await?);
         Ok(())
     }

@@ -34,7 +34,8 @@ pub enum Flaw {
 struct FakeState {
     issuer: String,
     client_id: String,
-    key: Arc<SigningKey>,
+    /// The signing key and its `kid` (replaced by [`FakeProvider::rotate_key`]).
+    key: Arc<Mutex<(SigningKey, String)>>,
     flaw: Arc<Mutex<Flaw>>,
     /// Issued codes and the nonce of their flow.
     codes: Arc<Mutex<HashMap<String, String>>>,
@@ -44,6 +45,7 @@ struct FakeState {
 pub struct FakeProvider {
     pub issuer: String,
     flaw: Arc<Mutex<Flaw>>,
+    key: Arc<Mutex<(SigningKey, String)>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -65,10 +67,14 @@ impl FakeProvider {
             .expect("bind");
         let issuer = format!("http://{}", listener.local_addr().expect("address"));
         let flaw = Arc::new(Mutex::new(Flaw::None));
+        let key = Arc::new(Mutex::new((
+            SigningKey::generate(&mut rand::rngs::OsRng),
+            "fake-1".to_owned(),
+        )));
         let state = FakeState {
             issuer: issuer.clone(),
             client_id: client_id.to_owned(),
-            key: Arc::new(SigningKey::generate(&mut rand::rngs::OsRng)),
+            key: key.clone(),
             flaw: flaw.clone(),
             codes: Arc::default(),
         };
@@ -83,7 +89,21 @@ impl FakeProvider {
                 .await
                 .expect("fake provider serves");
         });
-        FakeProvider { issuer, flaw, task }
+        FakeProvider {
+            issuer,
+            flaw,
+            key,
+            task,
+        }
+    }
+
+    /// Signs from now on with a new key under a new `kid`, the JWKS publishing only that one.
+    pub fn rotate_key(&self) {
+        let mut key = self.key.lock().expect("key lock");
+        *key = (
+            SigningKey::generate(&mut rand::rngs::OsRng),
+            format!("fake-{}", uuid::Uuid::new_v4().simple()),
+        );
     }
 
     /// Breaks the next ID tokens this way.
@@ -106,9 +126,10 @@ async fn discovery(State(state): State<FakeState>) -> Json<Value> {
 }
 
 async fn jwks(State(state): State<FakeState>) -> Json<Value> {
-    let x = URL_SAFE_NO_PAD.encode(state.key.verifying_key().as_bytes());
+    let (key, kid) = state.key.lock().expect("key lock").clone();
+    let x = URL_SAFE_NO_PAD.encode(key.verifying_key().as_bytes());
     Json(
-        json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": x, "kid": "fake-1", "alg": "EdDSA", "use": "sig"}]}),
+        json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": x, "kid": kid, "alg": "EdDSA", "use": "sig"}]}),
     )
 }
 
@@ -152,7 +173,8 @@ async fn token(
         "iat": now, "exp": now + 300, "nonce": nonce,
         "email": "fake-user@example.com", "email_verified": true, "name": "Fake User",
     });
-    let mut header = json!({"alg": "EdDSA", "typ": "JWT", "kid": "fake-1"});
+    let (key, kid) = state.key.lock().expect("key lock").clone();
+    let mut header = json!({"alg": "EdDSA", "typ": "JWT", "kid": kid});
     match flaw {
         Flaw::None | Flaw::BadSignature => {}
         Flaw::WrongNonce => claims["nonce"] = json!("not-the-flows-nonce"),
@@ -162,7 +184,7 @@ async fn token(
             claims["iat"] = json!(now - 7200);
             claims["exp"] = json!(now - 3600);
         }
-        Flaw::AlgNone => header = json!({"alg": "none", "typ": "JWT", "kid": "fake-1"}),
+        Flaw::AlgNone => header = json!({"alg": "none", "typ": "JWT", "kid": kid}),
     }
     let id_token = match flaw {
         Flaw::AlgNone => forge(&header, &claims, |_| Vec::new()),
@@ -173,7 +195,7 @@ async fn token(
             })
         }
         _ => forge(&header, &claims, |input| {
-            state.key.sign(input).to_bytes().to_vec()
+            key.sign(input).to_bytes().to_vec()
         }),
     };
     Json(json!({
