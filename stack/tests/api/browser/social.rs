@@ -1,6 +1,6 @@
 //! "Continue with …" in real Chromium: from `/sign-in` through the real OpenID provider's own
 //! login and consent pages (node-oidc-provider) back to `/app`, signed in; then `/account`
-//! lists the provider among the ways to sign in.
+//! lists the provider among the ways to sign in and refuses to unlink the only one.
 
 use super::*;
 use crate::social::{provider_settings, OpenIdProvider};
@@ -61,5 +61,8 @@ async fn continuing_with_a_provider_goes_through_its_pages_and_back_to_the_app()
         .await
         .expect("open account");
     wait_for_text(&client, "#accounts", "Test OP").await;
+    // The provider is this user's only way in: unlinking it is refused, in words.
+    click(&client, "#accounts button").await;
+    wait_for_text(&client, "#accounts-alert", "only way to sign in").await;
     screenshot(&client, "social-sign-in-account").await;
 }
