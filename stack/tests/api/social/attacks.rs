@@ -85,7 +85,7 @@ async fn a_lying_id_token_ends_on_the_error_callback_with_no_session(store: Stor
         assert!(browser.session_token().is_none(), "{flaw:?} gave a session");
         assert_eq!(api_status(&browser).await, 401, "{flaw:?}");
     }
-    // The control: the same provider telling the truth signs in.
+    // The control: the same provider telling the truth signs in…
     provider.set_flaw(Flaw::None);
     let browser = stack.browser();
     let callback = approved_callback(&browser, json!({"callbackURL": "/app"})).await;
@@ -94,6 +94,13 @@ async fn a_lying_id_token_ends_on_the_error_callback_with_no_session(store: Stor
         current_user(&browser).await["email"],
         "fake-user@example.com"
     );
+
+    // …also right after it rotates its key: the unknown kid makes identity fetch the JWKS again.
+    provider.rotate_key();
+    let rotated = stack.browser();
+    let callback = approved_callback(&rotated, json!({"callbackURL": "/app"})).await;
+    assert_eq!(location_of(&rotated.get(&callback).await), "/app");
+    assert!(rotated.session_token().is_some());
 }
 
 /// `path` with its `state` parameter replaced by `state` (removed when `None`).
