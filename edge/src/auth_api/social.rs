@@ -60,7 +60,7 @@ pub fn rate_limited_routes() -> Router<AppState> {
 /// The body of sign-in/social and link-social (unknown keys ignored).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct SocialInput {
+pub(crate) struct SocialInput {
     provider: String,
     #[serde(default, rename = "callbackURL")]
     callback_url: Option<String>,
@@ -80,7 +80,7 @@ struct SocialInput {
 }
 
 impl SocialInput {
-    fn parse(body: Map<String, Value>) -> Result<SocialInput, EdgeError> {
+    pub(crate) fn parse(body: Map<String, Value>) -> Result<SocialInput, EdgeError> {
         serde_json::from_value(Value::Object(body))
             .map_err(|error| EdgeError::Validation(format!("[body] {error}")))
     }
@@ -345,11 +345,25 @@ async fn list_accounts(
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct UnlinkInput {
+pub(crate) struct UnlinkInput {
     #[serde(default)]
     account_id: Option<String>,
     #[serde(default)]
     provider_id: Option<String>,
+}
+
+impl UnlinkInput {
+    /// `accountId` (1.7) or `providerId` (≤1.6) must be there.
+    pub(crate) fn parse(body: Map<String, Value>) -> Result<UnlinkInput, EdgeError> {
+        let input: UnlinkInput = serde_json::from_value(Value::Object(body))
+            .map_err(|error| EdgeError::Validation(format!("[body] {error}")))?;
+        if input.account_id.is_none() && input.provider_id.is_none() {
+            return Err(EdgeError::Validation(
+                "[body.accountId] Invalid input: expected string, received undefined".into(),
+            ));
+        }
+        Ok(input)
+    }
 }
 
 #[derive(Serialize)]
@@ -366,13 +380,7 @@ async fn unlink_account(
     request: Request,
 ) -> Result<Response, EdgeError> {
     let (parts, body) = state_change(&state, request).await?;
-    let input: UnlinkInput = serde_json::from_value(Value::Object(body))
-        .map_err(|error| EdgeError::Validation(format!("[body] {error}")))?;
-    if input.account_id.is_none() && input.provider_id.is_none() {
-        return Err(EdgeError::Validation(
-            "[body.accountId] Invalid input: expected string, received undefined".into(),
-        ));
-    }
+    let input = UnlinkInput::parse(body)?;
     let caller = Caller::of(&state, &parts)?;
     let url = state.identity.endpoint("v1/accounts/unlink")?;
     let answer: Value = state
