@@ -17,6 +17,12 @@ const MAX_TOKEN_LEN: usize = 128;
 const DEVICE_PLAIN_NAME: &str = "gatehouse.device";
 /// The device cookie's name over https.
 const DEVICE_HOST_NAME: &str = "__Host-gatehouse.device";
+/// The social sign-in state cookie's names (DESIGN §17): it binds a flow to the browser that
+/// started it.
+const STATE_PLAIN_NAME: &str = "better-auth.state";
+const STATE_HOST_NAME: &str = "__Host-better-auth.state";
+/// The state cookie's `Max-Age`: as long as identity keeps the flow.
+pub const STATE_MAX_AGE: u64 = 600;
 /// The device cookie's `Max-Age`: one year, as identity honours it.
 pub const DEVICE_MAX_AGE: u64 = 365 * 86_400;
 
@@ -66,6 +72,12 @@ impl SessionCookie {
     /// token of the same shape that identity issues and checks (set with [`DEVICE_MAX_AGE`]).
     pub fn device(secure: bool) -> Self {
         Self::named(secure, DEVICE_PLAIN_NAME, DEVICE_HOST_NAME)
+    }
+
+    /// The social sign-in state cookie (same attributes, its own name; set with
+    /// [`STATE_MAX_AGE`]). `SameSite=Lax` still travels on the provider's top-level redirect back.
+    pub fn oauth_state(secure: bool) -> Self {
+        Self::named(secure, STATE_PLAIN_NAME, STATE_HOST_NAME)
     }
 
     fn named(secure: bool, plain_name: &'static str, host_name: &'static str) -> Self {

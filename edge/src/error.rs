@@ -44,6 +44,12 @@ pub enum EdgeError {
     /// A `callbackURL` that leaves the public origin.
     #[error("Invalid callbackURL")]
     InvalidCallbackUrl,
+    /// An `errorCallbackURL` that leaves the public origin.
+    #[error("Invalid errorCallbackURL")]
+    InvalidErrorCallbackUrl,
+    /// A `newUserCallbackURL` that leaves the public origin.
+    #[error("Invalid newUserCallbackURL")]
+    InvalidNewUserCallbackUrl,
     /// The body is not valid JSON.
     #[error("Invalid JSON in request body")]
     MalformedJson,
@@ -136,7 +142,10 @@ impl EdgeError {
     pub fn status(&self) -> StatusCode {
         match self {
             EdgeError::Unauthorized | EdgeError::SessionRejected { .. } => StatusCode::UNAUTHORIZED,
-            EdgeError::Origin(_) | EdgeError::InvalidCallbackUrl => StatusCode::FORBIDDEN,
+            EdgeError::Origin(_)
+            | EdgeError::InvalidCallbackUrl
+            | EdgeError::InvalidErrorCallbackUrl
+            | EdgeError::InvalidNewUserCallbackUrl => StatusCode::FORBIDDEN,
             EdgeError::MalformedJson
             | EdgeError::UnreadableBody
             | EdgeError::Validation(_)
@@ -164,6 +173,8 @@ impl EdgeError {
                 "CROSS_SITE_NAVIGATION_LOGIN_BLOCKED"
             }
             EdgeError::InvalidCallbackUrl => "INVALID_CALLBACK_URL",
+            EdgeError::InvalidErrorCallbackUrl => "INVALID_ERROR_CALLBACK_URL",
+            EdgeError::InvalidNewUserCallbackUrl => "INVALID_NEW_USER_CALLBACK_URL",
             EdgeError::MalformedJson | EdgeError::UnreadableBody => "BAD_REQUEST",
             EdgeError::Validation(_) => "VALIDATION_ERROR",
             EdgeError::FieldNotAllowed => "FIELD_NOT_ALLOWED",

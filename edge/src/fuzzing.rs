@@ -40,6 +40,23 @@ pub fn parse_auth_body(kind: u8, bytes: &[u8]) {
     }
 }
 
+/// Reads `bytes` as the JSON body of sign-in/social and link-social (`kind` even) or
+/// unlink-account (`kind` odd), a refusal turned into its response as the handler would.
+pub fn parse_social_body(kind: u8, bytes: &[u8]) {
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let read = parse_object(&headers, bytes, Encodings::Json).and_then(|body| {
+        if kind.is_multiple_of(2) {
+            crate::auth_api::social::SocialInput::parse(body).map(drop)
+        } else {
+            crate::auth_api::social::UnlinkInput::parse(body).map(drop)
+        }
+    });
+    if let Err(error) = read {
+        drop(error.into_response());
+    }
+}
+
 fn read_body(kind: u8, headers: &HeaderMap, bytes: &[u8]) -> Result<(), EdgeError> {
     let encodings = if kind < 2 {
         Encodings::JsonOrForm

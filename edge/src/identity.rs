@@ -42,6 +42,8 @@ pub struct IdentityClient {
     reset_password_url: Url,
     outbox_url: Url,
     healthz_url: Url,
+    /// identity's base URL (ending in `/`), for endpoints built where they are used.
+    base: Url,
     /// Observes how long each call takes (`gatehouse_upstream_duration_seconds`).
     latency: Option<Histogram>,
 }
@@ -77,6 +79,7 @@ impl IdentityClient {
             reset_password_url: endpoint("v1/password/reset"),
             outbox_url: endpoint("v1/dev/outbox"),
             healthz_url: endpoint("healthz"),
+            base: base.clone(),
             http,
             latency: None,
         }
@@ -266,8 +269,35 @@ impl IdentityClient {
         }
     }
 
+    /// The URL of identity's endpoint at `path` (relative, e.g. `v1/social/start`).
+    pub(crate) fn endpoint(&self, path: &str) -> Result<Url, EdgeError> {
+        self.base
+            .join(path)
+            .map_err(|_| EdgeError::Internal("an identity endpoint path does not join"))
+    }
+
+    /// GETs JSON; 2xx → the answer, anything else → unavailable.
+    pub(crate) async fn get<T: DeserializeOwned>(&self, url: &Url) -> Result<T, EdgeError> {
+        let timer = self.latency.as_ref().map(Histogram::start_timer);
+        let answer = self
+            .request(http::Method::GET, url)
+            .send()
+            .await
+            .map_err(EdgeError::from_identity)?;
+        drop(timer);
+        if !answer.status().is_success() {
+            return Err(EdgeError::IdentityUnavailable(
+                format!("{} answered {}", url.path(), answer.status()).into(),
+            ));
+        }
+        answer
+            .json()
+            .await
+            .map_err(|err| EdgeError::identity_contract(format!("{} answered {err}", url.path())))
+    }
+
     /// POSTs JSON; 2xx → the answer, 4xx → relayed as is, anything else → unavailable.
-    async fn post<B: Serialize, T: DeserializeOwned>(
+    pub(crate) async fn post<B: Serialize, T: DeserializeOwned>(
         &self,
         url: &Url,
         body: &B,
@@ -330,8 +360,13 @@ fn retry_later(
         http::StatusCode::SERVICE_UNAVAILABLE => "SERVER_BUSY",
         _ => return None,
     };
-    let code_matches = serde_json::from_slice::<Value>(body)
-        .is_ok_and(|body| body.get("code").and_then(Value::as_str) == Some(expected));
+    // A social provider identity has not discovered yet is also a "come back later" (§17).
+    let code_matches = serde_json::from_slice::<Value>(body).is_ok_and(|body| {
+        let code = body.get("code").and_then(Value::as_str);
+        code == Some(expected)
+            || (status == http::StatusCode::SERVICE_UNAVAILABLE
+                && code == Some("PROVIDER_UNAVAILABLE"))
+    });
     let retry_after = retry_after?;
     let seconds = retry_after.to_str().ok()?.parse::<u32>().ok()?;
     code_matches.then(|| http::HeaderValue::from(seconds))

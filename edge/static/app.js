@@ -24,6 +24,10 @@ const MESSAGES = {
   INVALID_ORIGIN: "The request was refused for safety. Reload the page and try again.",
   MISSING_OR_NULL_ORIGIN: "The request was refused for safety. Reload the page and try again.",
   TOO_MANY_REQUESTS: "Too many attempts. Wait a moment and try again.",
+  PROVIDER_NOT_FOUND: "This sign-in provider is not configured.",
+  PROVIDER_UNAVAILABLE: "The sign-in provider cannot be reached right now. Try again in a moment.",
+  FAILED_TO_UNLINK_LAST_ACCOUNT: "This is your only way to sign in, so it cannot be removed. Set a password or link another provider first.",
+  ACCOUNT_NOT_FOUND: "This linked account no longer exists. Reload the page.",
 };
 
 // Which inputs an error code is about (the first one present in the form is marked).
@@ -228,6 +232,81 @@ async function loadSessions() {
   }
 }
 
+// "Continue with …": start the flow at edge, then follow the provider's URL it answers.
+async function continueWith(event) {
+  const button = event.currentTarget;
+  button.disabled = true;
+  const result = await call("POST", "/api/auth/sign-in/social", {
+    provider: button.dataset.social,
+    callbackURL: button.dataset.next,
+    newUserCallbackURL: button.dataset.newUserNext,
+    errorCallbackURL: button.dataset.error,
+    disableRedirect: true,
+  });
+  button.disabled = false;
+  if (result.ok && result.body && typeof result.body.url === "string") {
+    window.location.assign(result.body.url);
+  } else {
+    byId("social-alert").textContent = describe(result);
+  }
+}
+
+async function linkProvider(event) {
+  const button = event.currentTarget;
+  button.disabled = true;
+  const result = await call("POST", "/api/auth/link-social", {
+    provider: button.dataset.link,
+    callbackURL: "/account",
+    errorCallbackURL: "/account",
+    disableRedirect: true,
+  });
+  button.disabled = false;
+  if (result.ok && result.body && typeof result.body.url === "string") {
+    window.location.assign(result.body.url);
+  } else if (!signedOut(result)) {
+    byId("accounts-alert").textContent = describe(result);
+  }
+}
+
+async function loadAccounts() {
+  const list = byId("accounts");
+  const alert = byId("accounts-alert");
+  const result = await call("GET", "/api/auth/list-accounts");
+  list.textContent = "";
+  if (!result.ok || !Array.isArray(result.body)) {
+    if (!signedOut(result)) alert.textContent = describe(result);
+    return;
+  }
+  const linked = new Set(result.body.map((account) => account.providerId));
+  for (const button of document.querySelectorAll("button[data-link]")) {
+    button.hidden = linked.has(button.dataset.link);
+  }
+  for (const account of result.body) {
+    const item = element("li");
+    if (account.providerId === "credential") {
+      item.append(element("span", "Email and password"));
+      list.append(item);
+      continue;
+    }
+    const linkButton = document.querySelector('button[data-link="' + CSS.escape(account.providerId) + '"]');
+    const name = linkButton ? linkButton.dataset.name : account.providerId;
+    const label = name + " · linked " + when(account.createdAt);
+    item.append(element("span", label));
+    const unlink = element("button", "Unlink", "secondary");
+    unlink.type = "button";
+    unlink.setAttribute("aria-label", "Unlink " + name);
+    unlink.addEventListener("click", async () => {
+      unlink.disabled = true;
+      const answer = await call("POST", "/api/auth/unlink-account", { accountId: account.id });
+      if (answer.ok) return loadAccounts();
+      unlink.disabled = false;
+      if (!signedOut(answer)) alert.textContent = describe(answer);
+    });
+    item.append(unlink);
+    list.append(item);
+  }
+}
+
 let productNames = {};
 
 function money(cents, currency) {
@@ -312,7 +391,10 @@ async function loadOrders() {
 document.addEventListener("DOMContentLoaded", async () => {
   for (const form of document.querySelectorAll("form[data-api]")) form.addEventListener("submit", submit);
   for (const button of document.querySelectorAll("button[data-post]")) button.addEventListener("click", postButton);
+  for (const button of document.querySelectorAll("button[data-social]")) button.addEventListener("click", continueWith);
+  for (const button of document.querySelectorAll("button[data-link]")) button.addEventListener("click", linkProvider);
   if (byId("sessions")) loadSessions();
+  if (byId("accounts")) loadAccounts();
   if (byId("profile") && byId("products")) {
     loadProfile();
     await loadProducts();

@@ -243,12 +243,14 @@ fn is_plausible_token(token: &str) -> bool {
 }
 
 /// Every auth API body edge accepts: the first byte picks the endpoint and the encoding (see
-/// `edge::fuzzing::parse_auth_body`), the rest is the body.
+/// `edge::fuzzing::parse_auth_body`), the rest is the body; the same bytes are also read as a
+/// social sign-in body (`edge::fuzzing::parse_social_body`).
 pub fn auth_json(data: &[u8]) {
     let Some((&kind, body)) = data.split_first() else {
         return;
     };
     edge::fuzzing::parse_auth_body(kind, body);
+    edge::fuzzing::parse_social_body(kind, body);
 }
 
 /// identity's token-exchange form. What is accepted must satisfy what the claims rely on, and

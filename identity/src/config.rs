@@ -151,6 +151,12 @@ pub struct Config {
     /// Where `GET /metrics` is served, apart from the API (empty: nowhere).
     #[arg(long, env = "METRICS_ADDR", default_value = "127.0.0.1:9465")]
     pub metrics_addr: service_kit::metrics::MetricsAddr,
+
+    /// Social sign-in providers (DESIGN §17): read from `SOCIAL_PROVIDERS` and the
+    /// `SOCIAL_<ID>_*` variables by [`crate::social::settings::from_vars`], whose names clap
+    /// cannot know in advance.
+    #[arg(skip)]
+    pub social: Vec<crate::social::settings::ProviderSettings>,
 }
 
 /// `SESSION_CACHE`.

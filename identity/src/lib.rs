@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod passwords;
 pub mod revocations;
 pub mod sessions;
+pub mod social;
 pub mod store_lock;
 pub mod users;
 
@@ -79,6 +80,8 @@ struct Shared {
     sessions: Sessions,
     lockout: LockoutPolicy,
     metrics: IdentityMetrics,
+    public_url: String,
+    social: social::Providers,
 }
 
 impl AppState {
@@ -121,6 +124,8 @@ impl AppState {
                     config.lockout_max,
                 ),
                 metrics,
+                public_url: config.public_url.trim_end_matches('/').to_owned(),
+                social: social::Providers::new(&config.social)?,
             }),
         })
     }
@@ -201,6 +206,16 @@ impl AppState {
     /// `LOCKOUT_THRESHOLD`, `LOCKOUT_DURATION`, `LOCKOUT_MAX`.
     pub fn lockout_policy(&self) -> &LockoutPolicy {
         &self.inner.lockout
+    }
+
+    /// `PUBLIC_URL` without a trailing `/` (social sign-in's redirect URIs).
+    pub fn public_url(&self) -> &str {
+        &self.inner.public_url
+    }
+
+    /// The social sign-in providers (`SOCIAL_PROVIDERS`).
+    pub fn social(&self) -> &social::Providers {
+        &self.inner.social
     }
 
     /// identity's metrics: `state.metrics().sign_in(SignInOutcome::Locked)`.
@@ -315,6 +330,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/password/reset/check", post(links::check_reset_token))
         .route("/v1/password/reset", post(links::reset_password))
         .route("/v1/dev/outbox", get(mail::list_outbox))
+        .merge(social::routes())
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(json::BODY_LIMIT_BYTES))
         .layer(Observe::new("identity", state.metrics().metrics()).layer())
@@ -334,6 +350,8 @@ pub struct Server {
     metrics: Option<Exposition>,
     /// Keeps `gatehouse_mail_outbox_pending` current while serving.
     outbox_sampler: service_kit::metrics::Serving,
+    /// Social providers' discovery retries and JWKS refreshes.
+    social_tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Server {
@@ -376,6 +394,7 @@ impl Server {
         let key_watcher = service_kit::telemetry::service_span("identity")
             .in_scope(|| keyring.spawn_watcher(KEY_WATCH_INTERVAL));
         let outbox_sampler = sample_outbox(state.pool().clone(), state.metrics().clone());
+        let social_tasks = state.social().start().await;
         let keyring = keyring.clone();
         let serve_options = ServeOptions {
             grace: config.shutdown_grace,
@@ -393,6 +412,7 @@ impl Server {
             state,
             metrics,
             outbox_sampler,
+            social_tasks,
         })
     }
 
@@ -431,12 +451,14 @@ impl Server {
             mailer,
             metrics,
             outbox_sampler,
+            social_tasks,
             ..
         } = self;
         let _metrics = metrics.map(Exposition::spawn);
         let _outbox_sampler = outbox_sampler;
         let served = service_kit::serve::serve(listener, router, serve_options, shutdown).await;
         key_watcher.abort();
+        social_tasks.iter().for_each(tokio::task::JoinHandle::abort);
         mailer.stop().await;
         served
     }

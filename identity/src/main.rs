@@ -47,9 +47,16 @@ fn main() {
     }
     // Bad configuration: one line saying which variable and why.
     let cli: Cli = service_kit::cli::parse_or_exit("identity");
-    let config = match cli.command {
+    let mut config = match cli.command {
         Some(Command::Serve(config)) => config,
         None => cli.config,
+    };
+    config.social = match identity::social::settings::from_vars(|name| std::env::var(name).ok()) {
+        Ok(providers) => providers,
+        Err(line) => {
+            eprintln!("identity: {line}");
+            std::process::exit(1);
+        }
     };
     service_kit::telemetry::init_for("identity", config.log_format);
     let runtime = match tokio::runtime::Runtime::new() {

@@ -82,6 +82,8 @@ async fn main() -> anyhow::Result<()> {
     // §8); DEV_MAILBOX set in the environment is honoured as it is.
     identity_config.dev_mailbox = identity_config.dev_mailbox || identity_config.smtp_url.is_none();
     identity_config.metrics_addr = identity_metrics;
+    identity_config.social = identity::social::settings::from_vars(|name| std::env::var(name).ok())
+        .map_err(anyhow::Error::msg)?;
     let mut core_config = core_api::Config::try_parse_from(["core-api"])?;
     core_config.database_url = args.core_api_database_url;
     core_config.metrics_addr = core_metrics;

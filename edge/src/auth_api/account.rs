@@ -21,7 +21,7 @@ use crate::identity::{self, session_handle, SessionLookup};
 use crate::AppState;
 
 /// The signed-in browser behind a request, as identity needs to know it.
-struct Caller<'a> {
+pub(super) struct Caller<'a> {
     token: SessionToken<'a>,
     client_ip: String,
     user_agent: &'a str,
@@ -29,7 +29,7 @@ struct Caller<'a> {
 
 impl<'a> Caller<'a> {
     /// The caller of an endpoint that needs a session (see [`session_cookie`]).
-    fn of(state: &AppState, parts: &'a Parts) -> Result<Self, EdgeError> {
+    pub(super) fn of(state: &AppState, parts: &'a Parts) -> Result<Self, EdgeError> {
         Ok(Caller {
             token: session_cookie(state, &parts.headers)?,
             client_ip: client_ip(&parts.extensions)?,
@@ -38,7 +38,7 @@ impl<'a> Caller<'a> {
     }
 
     /// The caller fields of identity's account endpoints.
-    fn lookup(&self) -> SessionLookup<'_> {
+    pub(super) fn lookup(&self) -> SessionLookup<'_> {
         SessionLookup {
             session_token: self.token.expose_secret(),
             client_ip: &self.client_ip,
@@ -70,7 +70,7 @@ fn session_rejected(state: &AppState) -> EdgeError {
 
 /// identity's `401` means the session is no longer good: answer `401` and clear the cookie, as
 /// get-session does. Every other refusal is relayed unchanged.
-fn unless_session_refused(state: &AppState) -> impl Fn(EdgeError) -> EdgeError + '_ {
+pub(super) fn unless_session_refused(state: &AppState) -> impl Fn(EdgeError) -> EdgeError + '_ {
     move |err| match err {
         EdgeError::Relayed { status, .. } if status == StatusCode::UNAUTHORIZED => {
             session_rejected(state)
@@ -81,7 +81,7 @@ fn unless_session_refused(state: &AppState) -> impl Fn(EdgeError) -> EdgeError +
 
 /// A state-changing request's parts and JSON body: the origin is checked first, then that there
 /// is a session cookie at all, then the body (JSON only, within the limit, empty meaning `{}`).
-async fn state_change(
+pub(super) async fn state_change(
     state: &AppState,
     request: Request,
 ) -> Result<(Parts, Map<String, Value>), EdgeError> {

@@ -8,6 +8,7 @@
 mod account;
 pub(crate) mod input;
 mod mail_flows;
+pub(crate) mod social;
 
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
@@ -69,14 +70,14 @@ pub fn routes() -> Router<AppState> {
             "/api/auth/reset-password/{token}",
             get(mail_flows::reset_password_link).fallback(not_found),
         )
+        .merge(social::routes())
         .route("/api/auth", any(not_found))
         .route("/api/auth/", any(not_found))
         .route("/api/auth/{*rest}", any(not_found))
 }
 
 /// The routes that hash a password or send a mail, which edge puts behind the per-address limit
-/// (DESIGN §14). Social sign-in's start belongs here too: until it exists its path answers `404`,
-/// still counted.
+/// (DESIGN §14), social sign-in's start among them.
 pub fn rate_limited_routes() -> Router<AppState> {
     Router::new()
         .route(
@@ -103,7 +104,7 @@ pub fn rate_limited_routes() -> Router<AppState> {
             "/api/auth/reset-password",
             post(mail_flows::reset_password).fallback(not_found),
         )
-        .route("/api/auth/sign-in/social", any(not_found))
+        .merge(social::rate_limited_routes())
 }
 
 /// `POST /sign-up/email`: creates the account and signs in → `{token, user}` + cookie.

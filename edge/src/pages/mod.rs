@@ -9,6 +9,7 @@ mod dev_mailbox;
 mod html;
 mod public;
 mod signed_in;
+mod social;
 
 use axum::routing::get;
 use axum::Router;
@@ -41,6 +42,7 @@ pub fn routes(https: bool) -> Router<AppState> {
         .route("/account", get(signed_in::account))
         .route("/app", get(signed_in::app_page))
         .route("/dev/mailbox", get(dev_mailbox::dev_mailbox))
+        .route("/api/auth/error", get(social::error_page))
         .route(assets::CSS_PATH, get(assets::stylesheet))
         .route(assets::JS_PATH, get(assets::script))
         .layer(SetResponseHeaderLayer::overriding(

@@ -6,6 +6,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::html::{email_field, escape, form, page, password_field, safe_next, Field};
+use super::social;
 use crate::AppState;
 
 /// Where the browser goes after signing in or up when no safe `next` is given.
@@ -65,7 +66,13 @@ pub async fn sign_up(State(state): State<AppState>, Query(q): Query<PageQuery>) 
         ],
         &[("callbackURL", "/verify-email")],
         "Create account",
+    ) + &social::continue_buttons(
+        &crate::auth_api::social::providers(&state).await,
+        next,
+        next,
+        "/sign-up",
     ) + "<p>Already have an account? <a href=\"/sign-in\">Sign in</a>.</p>";
+    let main = social::error_message(q.error.as_deref()) + &main;
     page("Create an account", &main)
 }
 
@@ -90,8 +97,14 @@ pub async fn sign_in(State(state): State<AppState>, Query(q): Query<PageQuery>) 
         ],
         &[],
         "Sign in",
+    ) + &social::continue_buttons(
+        &crate::auth_api::social::providers(&state).await,
+        next,
+        next,
+        "/sign-in",
     ) + "<p><a href=\"/forgot-password\">Forgot your password?</a> · \
           <a href=\"/sign-up\">Create an account</a></p>";
+    let main = social::error_message(q.error.as_deref()) + &main;
     page("Sign in", &main)
 }
 

@@ -141,8 +141,13 @@ pub async fn account(
         &[],
         "Change password",
     ));
+    main.push_str("</section>");
+    main.push_str(&super::social::linked_accounts(
+        &crate::auth_api::social::providers(&state).await,
+        page_error(&parts).as_deref(),
+    ));
     main.push_str(
-        "</section><section aria-labelledby=\"sessions-h\"><h2 id=\"sessions-h\">Where you are signed in</h2>\
+        "<section aria-labelledby=\"sessions-h\"><h2 id=\"sessions-h\">Where you are signed in</h2>\
          <div class=\"form-error\" role=\"alert\" id=\"sessions-alert\"></div>\
          <ul id=\"sessions\" class=\"sessions\" data-load=\"sessions\" aria-live=\"polite\"><li>Loading…</li></ul>\
          <div class=\"actions\"><button type=\"button\" id=\"sign-out\" data-post=\"/api/auth/sign-out\" data-next=\"/sign-in\">Sign out</button>\
@@ -167,6 +172,13 @@ pub async fn account(
         page("Your account", &main),
         visitor.refreshed_cookie,
     ))
+}
+
+/// The `?error=` a failed link-social sent the browser back with.
+fn page_error(parts: &Parts) -> Option<String> {
+    form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
+        .find(|(key, _)| key == "error")
+        .map(|(_, value)| value.into_owned())
 }
 
 /// `GET /app`: the profile from `/api/profile`, products, placing an order, your orders.

@@ -72,7 +72,7 @@ pub struct UsedSession {
 }
 
 /// Creates a session for `user_id` at `now` (on the pool, or inside a caller's transaction).
-pub async fn create<'e>(
+async fn create<'e>(
     executor: impl Executor<'e, Database = Any>,
     user_id: &str,
     token_hash: &TokenHash,

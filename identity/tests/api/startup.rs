@@ -1,5 +1,6 @@
-//! The `identity` binary refuses to start when mail has nowhere or two places to go (DESIGN §8):
-//! exit 1 and one line naming both variables, before it opens a store or a key.
+//! The `identity` binary refuses to start when mail has nowhere or two places to go (DESIGN §8),
+//! or a social provider is incompletely configured (§17):
+//! exit 1 and one line naming the variables, before it opens a store or a key.
 
 use std::process::Command;
 
@@ -45,4 +46,16 @@ fn identity_refuses_to_start_with_both_smtp_url_and_dev_mailbox() {
         ("SMTP_URL", "smtp://127.0.0.1:2525"),
         ("DEV_MAILBOX", "true"),
     ]));
+}
+
+#[test]
+fn identity_refuses_to_start_with_an_incomplete_social_provider_naming_the_variable() {
+    let (code, stderr) = start_with(&[
+        ("DEV_MAILBOX", "true"),
+        ("SOCIAL_PROVIDERS", "corp"),
+        ("SOCIAL_CORP_CLIENT_ID", "gatehouse"),
+    ]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.contains("SOCIAL_CORP_CLIENT_SECRET"), "{stderr}");
 }

@@ -7,6 +7,7 @@
 //! stack browser`).
 
 mod mail_links;
+mod social;
 mod two_devices;
 
 use std::path::PathBuf;

@@ -19,6 +19,7 @@ mod outage;
 mod roles;
 mod rotation;
 mod sessions;
+mod social;
 mod spine;
 mod support;
 mod tokens;
