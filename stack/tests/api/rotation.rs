@@ -264,6 +264,16 @@ async fn a_revoked_key_is_refused_by_core_api_within_a_refresh_and_new_calls_suc
             .status(),
         200
     );
+    // Tokens are single-use (DESIGN §15): each look at core-api below spends one, so the
+    // attempts after the revoke each present a token of their own, all signed before it.
+    let mut spare = Vec::new();
+    for _ in 0..80 {
+        spare.push(
+            stack
+                .exchange(&session, "GET", "/api/profile", &alice.user_agent)
+                .await,
+        );
+    }
     let verify = |token: &str| KeysCommand::Verify {
         token: token.to_owned(),
         audience: "core-api".into(),
@@ -308,7 +318,10 @@ async fn a_revoked_key_is_refused_by_core_api_within_a_refresh_and_new_calls_suc
         "core-api refuses the token signed before the revoke",
     );
     loop {
-        let response = stack.core_api_get("/api/profile", bearer(&before)).await;
+        let signed_before = spare.pop().expect("a spare token for each attempt");
+        let response = stack
+            .core_api_get("/api/profile", bearer(&signed_before))
+            .await;
         if response.status() == 401 {
             let refused: Value = response.json().await.expect("JSON");
             assert_eq!(
