@@ -297,6 +297,12 @@ fn identity_reads_its_keys_from_a_read_only_secret_volume() {
         Some("on"),
         "replicas keep the cache on: changes wait for every replica (DESIGN §15)"
     );
+    let core_api = &find(&documents, "Deployment", "core-api")["spec"]["template"]["spec"];
+    assert_eq!(
+        env(&core_api["containers"][0], "JTI_STORE").and_then(|e| e["value"].as_str()),
+        Some("postgres"),
+        "core-api replicas share the used token ids (DESIGN §15)"
+    );
     let mount = container["volumeMounts"]
         .as_sequence()
         .expect("mounts")

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The long runs: every target fuzzed to EXECS executions (default 10 million) with AFL++, two at a
+# time (one per core), then a table of each target's executions, corpus and findings. Crashing
+# and hanging inputs stay in $FUZZ_OUT/TARGET/default/{crashes,hangs} (default fuzz/out); keep
+# each as a regression (fuzz/regressions/TARGET/) once fixed. Runs under `nice` so a shared
+# machine stays usable:  fuzz/campaign.sh            EXECS=1000000 fuzz/campaign.sh
+set -euo pipefail
+cd "$(dirname "$0")"
+
+execs=${EXECS:-10000000}
+targets=(verifier cookie_header auth_json exchange_form duration key_dir)
+normal_target_dir="${CARGO_TARGET_DIR:-$PWD/../target}"
+export CARGO_TARGET_DIR="$normal_target_dir/afl"
+out=${FUZZ_OUT:-$PWD/out}
+
+command -v cargo-afl >/dev/null || cargo install --locked cargo-afl
+if ! built=$(cargo afl config --build 2>&1); then
+    grep -q "already built" <<<"$built" || { echo "$built" >&2; exit 1; }
+fi
+nice -n 19 cargo afl build --release --locked --features afl --bins
+CARGO_TARGET_DIR="$normal_target_dir" cargo run -q --locked --bin seeds
+
+export AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1 AFL_NO_AFFINITY=1
+run() { # run TARGET: to $execs executions, resuming an earlier run of it
+    local target=$1 input="$out/$1.in"
+    rm -rf "$input" && mkdir -p "$input" "$out"
+    cp corpus/"$target"/* "$input"/
+    if [ -d regressions/"$target" ]; then cp regressions/"$target"/* "$input"/ 2>/dev/null || true; fi
+    [ -d "$out/$target/default/queue" ] && input=-
+    nice -n 19 cargo afl fuzz -i "$input" -o "$out/$target" -E "$execs" -- \
+        "$CARGO_TARGET_DIR/release/$target" >"$out/$target.log" 2>&1
+}
+for ((i = 0; i < ${#targets[@]}; i += 2)); do
+    run "${targets[i]}" & first=$!
+    [ -n "${targets[i + 1]:-}" ] && run "${targets[i + 1]}"
+    wait "$first"
+done
+
+printf '%-14s %14s %10s %8s %8s %8s\n' target execs_done seconds corpus crashes hangs
+for target in "${targets[@]}"; do
+    stats="$out/$target/default/fuzzer_stats"
+    value() { awk -F' *: *' -v k="$1" '$1 == k {print $2}' "$stats"; }
+    printf '%-14s %14s %10s %8s %8s %8s\n' "$target" "$(value execs_done)" "$(value run_time)" \
+        "$(value corpus_count)" "$(value saved_crashes)" "$(value saved_hangs)"
+done
