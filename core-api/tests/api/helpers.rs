@@ -9,9 +9,10 @@ use rand::rngs::OsRng;
 use serde_json::{json, Value};
 use service_kit::Clock;
 use shared_claims::{Jwk, JwkSet, Verifier};
-use sqlx::Connection;
 use std::io::Write;
 use std::sync::Once;
+pub use test_support::Store;
+use test_support::TestDatabase;
 use tokio::sync::oneshot;
 
 pub const ISSUER: &str = "http://identity.test:8081";
@@ -21,10 +22,10 @@ static SKIP_NOTE: Once = Once::new();
 
 /// The stores a behaviour test runs on: SQLite always, PostgreSQL when configured. Without
 /// `TEST_DATABASE_URL` the PostgreSQL run is skipped with a note, or fails when `CI=true`.
-pub fn stores() -> Vec<StoreKind> {
-    let mut stores = vec![StoreKind::Sqlite];
+pub fn stores() -> Vec<Store> {
+    let mut stores = vec![Store::Sqlite];
     match std::env::var("TEST_DATABASE_URL") {
-        Ok(url) if !url.is_empty() => stores.push(StoreKind::Postgres(url)),
+        Ok(url) if !url.is_empty() => stores.push(Store::Postgres),
         _ if std::env::var("CI").as_deref() == Ok("true") => {
             panic!("TEST_DATABASE_URL is not set: CI must run the PostgreSQL tests")
         }
@@ -39,43 +40,10 @@ pub fn stores() -> Vec<StoreKind> {
     stores
 }
 
-/// Which store to start a `TestApp` on.
-#[derive(Clone, Debug)]
-pub enum StoreKind {
-    Sqlite,
-    /// A URL whose role may create databases.
-    Postgres(String),
-}
-
-/// A store that goes away with the test.
-enum Store {
+/// A store that goes away with the test: the SQLite file's folder, or the PostgreSQL database.
+enum TestStore {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { admin_url: String, name: String },
-}
-
-impl Drop for Store {
-    fn drop(&mut self) {
-        if let Store::Postgres { admin_url, name } = self {
-            let admin_url = admin_url.clone();
-            let statement = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-            // Drop runs inside the test's runtime, which must not block on itself: a thread with
-            // its own runtime removes the database (FORCE ends the server's pooled connections).
-            let dropped = std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()?;
-                runtime.block_on(async {
-                    let mut admin = sqlx::PgConnection::connect(&admin_url).await?;
-                    sqlx::query(&statement).execute(&mut admin).await?;
-                    anyhow::Ok(())
-                })
-            })
-            .join();
-            if !matches!(dropped, Ok(Ok(()))) {
-                eprintln!("note: could not drop test database {name}");
-            }
-        }
-    }
+    Postgres(#[allow(dead_code)] TestDatabase),
 }
 
 /// A user as identity would describe them in a token.
@@ -107,12 +75,12 @@ pub struct TestApp {
     kid: String,
     _shutdown: oneshot::Sender<()>,
     // Dropped last, after the server has been told to stop.
-    _store: Store,
+    _store: TestStore,
 }
 
 impl TestApp {
     /// A core-api on `store` trusting one freshly generated key.
-    pub async fn spawn(store: &StoreKind) -> TestApp {
+    pub async fn spawn(store: &Store) -> TestApp {
         let signing_key = SigningKey::generate(&mut OsRng);
         let jwk = Jwk::ed25519(signing_key.verifying_key().as_bytes());
         let kid = jwk.kid.clone().expect("Jwk::ed25519 names its key");
@@ -120,13 +88,13 @@ impl TestApp {
     }
 
     /// A core-api that knows no signing key at all (as before identity's JWKS was reached).
-    pub async fn spawn_without_keys(store: &StoreKind) -> TestApp {
+    pub async fn spawn_without_keys(store: &Store) -> TestApp {
         let signing_key = SigningKey::generate(&mut OsRng);
         TestApp::spawn_with_keys(store, signing_key, "none".into(), JwkSet::default()).await
     }
 
     async fn spawn_with_keys(
-        store: &StoreKind,
+        store: &Store,
         signing_key: SigningKey,
         kid: String,
         keys: JwkSet,
@@ -256,45 +224,18 @@ pub async fn json_of(response: reqwest::Response) -> Value {
     response.json().await.expect("the body is JSON")
 }
 
-async fn open_store(kind: &StoreKind) -> (String, Store) {
-    match kind {
-        StoreKind::Sqlite => {
+async fn open_store(store: &Store) -> (String, TestStore) {
+    match store {
+        Store::Sqlite => {
             let dir = tempfile::tempdir().expect("a temporary folder");
             let url = format!("sqlite://{}/core-api.db", dir.path().display());
-            (url, Store::Sqlite(dir))
+            (url, TestStore::Sqlite(dir))
         }
-        StoreKind::Postgres(admin_url) => {
-            let name = format!("gh_core_{}", uuid::Uuid::new_v4().simple());
-            let mut admin = sqlx::PgConnection::connect(admin_url)
+        Store::Postgres => {
+            let database = TestDatabase::create()
                 .await
-                .expect("TEST_DATABASE_URL accepts connections");
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&mut admin)
-                .await
-                .expect("TEST_DATABASE_URL's role may create databases");
-            let _ = admin.close().await;
-            let url = with_database(admin_url, &name);
-            (
-                url,
-                Store::Postgres {
-                    admin_url: admin_url.clone(),
-                    name,
-                },
-            )
+                .expect("stores() names PostgreSQL only when TEST_DATABASE_URL is set");
+            (database.url().to_owned(), TestStore::Postgres(database))
         }
     }
-}
-
-/// `postgres://u@h:p/old?x` → `postgres://u@h:p/<name>?x`.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, format!("?{query}")),
-        None => (url, String::new()),
-    };
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let server = match base[authority_start..].find('/') {
-        Some(slash) => &base[..authority_start + slash],
-        None => base,
-    };
-    format!("{server}/{name}{query}")
 }

@@ -10,10 +10,14 @@ use ed25519_dalek::pkcs8::DecodePrivateKey;
 use ed25519_dalek::{Signature, SigningKey, Verifier, VerifyingKey};
 use service_kit::Clock;
 use shared_claims::{Audience, Claims, JwkSet};
+use test_support::eventually;
 
 use super::*;
 use crate::keys::lifecycle;
 use crate::keys::Kid;
+
+/// How long the watcher may take to notice a change.
+const WITHIN: Duration = Duration::from_secs(5);
 
 fn claims(now: i64) -> Claims {
     Claims {
@@ -298,17 +302,6 @@ fn debug_of_the_ring_shows_kids_but_no_key_material() {
     crate::keys::tests_support::assert_no_secret(&shown, &pem, &seed);
 }
 
-/// Polls (never a fixed sleep) until `done` holds or five seconds pass.
-async fn eventually(mut done: impl FnMut() -> bool) -> bool {
-    for _ in 0..500 {
-        if done() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    done()
-}
-
 #[tokio::test]
 async fn the_watcher_picks_up_a_rotation_and_keeps_the_last_good_ring_through_a_bad_change() {
     let (dir, clock, old) = initialized();
@@ -326,10 +319,10 @@ async fn the_watcher_picks_up_a_rotation_and_keeps_the_last_good_ring_through_a_
     )
     .expect("rotates")
     .kid;
-    assert!(
-        eventually(|| kids(&ring.jwks()).contains(&new.to_string())).await,
-        "rotation picked up"
-    );
+    eventually(WITHIN, "rotation picked up", || async {
+        kids(&ring.jwks()).contains(&new.to_string())
+    })
+    .await;
 
     let pem = dir.path().join(new.pem_file_name());
     fs::set_permissions(&pem, fs::Permissions::from_mode(0o644)).expect("chmod");
@@ -354,10 +347,10 @@ async fn the_watcher_picks_up_a_rotation_and_keeps_the_last_good_ring_through_a_
     assert_eq!(ring.signing_kid().as_deref(), Some(old.as_str()));
 
     fs::set_permissions(&pem, fs::Permissions::from_mode(0o600)).expect("chmod back");
-    assert!(
-        eventually(|| kids(&ring.jwks()).contains(&third.to_string())).await,
-        "the fixed directory is taken"
-    );
+    eventually(WITHIN, "the fixed directory is taken", || async {
+        kids(&ring.jwks()).contains(&third.to_string())
+    })
+    .await;
 
     drop(ring);
     watcher

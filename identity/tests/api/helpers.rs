@@ -1,14 +1,12 @@
 //! Starts the real identity router on 127.0.0.1:0 with its own store and key directory, and
 //! speaks HTTP to it like edge does.
 
-use std::time::Duration;
-
 use clap::Parser;
 use identity::{Config, Server};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use service_kit::Clock;
-use sqlx::Connection;
+use test_support::TestDatabase;
 use tokio::sync::oneshot;
 
 /// The User-Agent and IP every test browser uses unless it says otherwise.
@@ -16,25 +14,7 @@ pub const USER_AGENT: &str = "Mozilla/5.0 (gatehouse-test)";
 pub const CLIENT_IP: &str = "203.0.113.9";
 pub const PASSWORD: &str = "correct horse battery";
 
-/// Which store a test runs on.
-#[derive(Clone, Copy, Debug)]
-pub enum Store {
-    Sqlite,
-    Postgres,
-}
-
-/// Runs each named scenario (`async fn name(store: Store)`) once per store.
-#[macro_export]
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[tokio::test] async fn $name() { super::$name($crate::helpers::Store::Sqlite).await } )*
-        }
-        mod postgres {
-            $( #[tokio::test] async fn $name() { super::$name($crate::helpers::Store::Postgres).await } )*
-        }
-    };
-}
+pub use test_support::Store;
 
 /// A running identity.
 pub struct TestApp {
@@ -42,14 +22,9 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub clock: Clock,
     shutdown: Option<oneshot::Sender<()>>,
-    postgres: Option<PostgresDatabase>,
+    // Dropped after the server has been told to stop.
+    _postgres: Option<TestDatabase>,
     _dir: tempfile::TempDir,
-}
-
-/// A database made for one test, dropped with it.
-struct PostgresDatabase {
-    admin_url: String,
-    name: String,
 }
 
 /// A signed-in browser: the secret token edge would keep in the cookie, and ids.
@@ -80,8 +55,8 @@ impl TestApp {
                 None,
             ),
             Store::Postgres => {
-                let database = PostgresDatabase::create().await?;
-                (database.url(), Some(database))
+                let database = TestDatabase::create().await?;
+                (database.url().to_owned(), Some(database))
             }
         };
         let keys_dir = keys_dir.display().to_string();
@@ -115,7 +90,7 @@ impl TestApp {
             http: reqwest::Client::new(),
             clock,
             shutdown: Some(shutdown),
-            postgres,
+            _postgres: postgres,
             _dir: dir,
         })
     }
@@ -276,62 +251,10 @@ pub fn unique_email() -> String {
     format!("user-{}@example.com", uuid::Uuid::new_v4().simple())
 }
 
-impl PostgresDatabase {
-    /// Creates `gh_test_<uuid>` on the server of `TEST_DATABASE_URL`; without it, skips (says
-    /// why) or, under `CI=true`, fails.
-    async fn create() -> Option<PostgresDatabase> {
-        let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("TEST_DATABASE_URL is not set, and CI=true requires the PostgreSQL tests to run");
-            }
-            eprintln!("skipped: TEST_DATABASE_URL is not set (e.g. postgres://postgres@127.0.0.1:5432/postgres)");
-            return None;
-        };
-        let name = format!("gh_test_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = sqlx::PgConnection::connect(&admin_url)
-            .await
-            .expect("connect to TEST_DATABASE_URL");
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await
-            .expect("create test database");
-        admin.close().await.ok();
-        Some(PostgresDatabase { admin_url, name })
-    }
-
-    fn url(&self) -> String {
-        let mut url = reqwest::Url::parse(&self.admin_url).expect("TEST_DATABASE_URL is a URL");
-        url.set_path(&self.name);
-        url.to_string()
-    }
-}
-
 impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
-        let Some(database) = self.postgres.take() else {
-            return;
-        };
-        // Drop runs inside the test's runtime: do the async cleanup on a thread of its own.
-        let cleanup = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async {
-                let Ok(mut admin) = sqlx::PgConnection::connect(&database.admin_url).await else {
-                    return;
-                };
-                let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", database.name);
-                let _ = tokio::time::timeout(
-                    Duration::from_secs(10),
-                    sqlx::query(&drop).execute(&mut admin),
-                )
-                .await;
-            });
-        });
-        let _ = cleanup.join();
     }
 }

@@ -3,6 +3,9 @@
 
 mod helpers;
 
+// `crate::on_both_stores!` in every module.
+use test_support::on_both_stores;
+
 mod account;
 mod accounts;
 mod discovery;

@@ -698,18 +698,7 @@ async fn every_account_endpoint_refuses_bad_input_with_a_code_and_changes_nothin
     );
 }
 
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[tokio::test] async fn $name() { super::$name(crate::support::Store::Sqlite).await } )*
-        }
-        mod postgres {
-            $( #[tokio::test] async fn $name() { super::$name(crate::support::Store::Postgres).await } )*
-        }
-    };
-}
-
-on_both_stores!(
+test_support::on_both_stores!(
     list_sessions_shows_two_clients_and_revoking_one_kills_only_it,
     a_session_list_never_contains_a_secret_token,
     revoking_the_others_keeps_the_caller_and_revoking_all_ends_every_session,

@@ -142,22 +142,21 @@ async fn stack_for_browser() -> Option<TestStack> {
     Some(setup.start().await)
 }
 
-/// Polls `condition` until it holds, failing with `what` after [`STEP`].
+/// Polls `condition` until it holds; after [`STEP`], takes a screenshot and fails with `what`.
 async fn eventually<F, Fut>(client: &Client, what: &str, mut condition: F)
 where
     F: FnMut(Client) -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let deadline = Instant::now() + STEP;
-    while !condition(client.clone()).await {
-        if Instant::now() >= deadline {
-            let _ = screenshot(client, &format!("failed-{}", what.replace(' ', "-"))).await;
-            panic!(
-                "timed out waiting until {what} (at {:?})",
-                client.current_url().await.map(|u| u.to_string())
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    if test_support::poll_until(STEP, || condition(client.clone()))
+        .await
+        .is_err()
+    {
+        let _ = screenshot(client, &format!("failed-{}", what.replace(' ', "-"))).await;
+        panic!(
+            "timed out waiting until {what} (at {:?})",
+            client.current_url().await.map(|u| u.to_string())
+        );
     }
 }
 

@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tempfile::TempDir;
 
-use crate::support::{fresh_postgres_database, Browser};
+use test_support::TestDatabase;
+
+use crate::support::Browser;
 
 /// The issuer both identity replicas sign as.
 const ISSUER: &str = "http://identity.cluster.test";
@@ -144,6 +146,8 @@ pub struct Cluster {
     pub public_url: String,
     /// The key directory and the processes' logs; removed with the cluster.
     _dir: TempDir,
+    /// Dropped (with its database) after the processes above are killed.
+    _database: TestDatabase,
     /// One cluster at a time: six processes and their pools are a lot for one PostgreSQL
     /// (100 connections by default) beside the rest of the suite.
     _turn: tokio::sync::MutexGuard<'static, ()>,
@@ -155,7 +159,8 @@ impl Cluster {
     /// Starts the six processes (PostgreSQL: `None` when the test is skipped) and waits until
     /// both identity caches answer from memory, so the races below really race a cache.
     pub async fn start() -> Option<Cluster> {
-        let database_url = fresh_postgres_database().await?;
+        let database = TestDatabase::create().await?;
+        let database_url = database.url().to_owned();
         let turn = ONE_AT_A_TIME.lock().await;
         let dir = tempfile::tempdir().expect("temp dir");
         let keys_dir = dir.path().join("keys");
@@ -230,6 +235,7 @@ impl Cluster {
             edge,
             public_url,
             _dir: dir,
+            _database: database,
             _turn: turn,
         };
         for identity in &mut cluster.identity {

@@ -11,10 +11,11 @@ use std::time::Duration;
 use reqwest::header::SET_COOKIE;
 use serde_json::{json, Value};
 use sqlx::{AnyPool, Row};
+use test_support::eventually;
 
 use crate::mail::{
     free_port, is_to, link_in, request_reset, smtp_url_on, token_from_reset_link, SmtpSink,
-    MAIL_DEADLINE, POLL, RESET_SUBJECT, VERIFY_SUBJECT,
+    MAIL_DEADLINE, RESET_SUBJECT, VERIFY_SUBJECT,
 };
 use crate::support::{json_of, unique_email, Browser, Setup, Store, TestStack, PASSWORD};
 
@@ -74,18 +75,15 @@ impl OutboxTable {
 
     /// Polls until `done` holds for the rows; returns them.
     async fn wait_until(&self, what: &str, done: impl Fn(&[OutboxRow]) -> bool) -> Vec<OutboxRow> {
-        let deadline = tokio::time::Instant::now() + MAIL_DEADLINE;
-        loop {
+        eventually(MAIL_DEADLINE, what, || async {
             let rows = self.rows().await;
             if done(&rows) {
-                return rows;
+                Ok(rows)
+            } else {
+                Err(format!("the outbox holds {rows:?}"))
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{what}: the outbox holds {rows:?}"
-            );
-            tokio::time::sleep(POLL).await;
-        }
+        })
+        .await
     }
 }
 
@@ -303,16 +301,19 @@ async fn a_flood_of_verification_mail_does_not_hold_back_a_reset_mail(store: Sto
     let identity = stack::start_identity(identity_config, clock.clone())
         .await
         .expect("another replica");
-    let deadline = tokio::time::Instant::now() + MAIL_DEADLINE;
-    while sink.mails().len() < FLOOD + 1 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{} of {} mails arrived",
-            sink.mails().len(),
-            FLOOD + 1
-        );
-        tokio::time::sleep(POLL).await;
-    }
+    eventually(
+        MAIL_DEADLINE,
+        "the flood and the reset mail arrive",
+        || async {
+            let arrived = sink.mails().len();
+            if arrived > FLOOD {
+                Ok(())
+            } else {
+                Err(format!("{arrived} of {} arrived", FLOOD + 1))
+            }
+        },
+    )
+    .await;
     let arrived = sink.mails();
     let position = arrived
         .iter()
@@ -537,19 +538,7 @@ async fn the_development_mailbox_reads_the_outbox_table_across_restarts(store: S
     identity.stop().await.expect("identity stops");
 }
 
-/// Runs each named scenario (`async fn name(store: Store)`) once per store.
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[tokio::test] async fn $name() { super::$name(crate::support::Store::Sqlite).await } )*
-        }
-        mod postgres {
-            $( #[tokio::test] async fn $name() { super::$name(crate::support::Store::Postgres).await } )*
-        }
-    };
-}
-
-on_both_stores!(
+test_support::on_both_stores!(
     mail_written_while_the_mail_server_is_down_is_delivered_once_it_is_up,
     an_answered_requests_mail_is_delivered_by_the_next_identity_on_the_store,
     a_flood_of_verification_mail_does_not_hold_back_a_reset_mail,

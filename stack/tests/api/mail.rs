@@ -14,6 +14,7 @@ use reqwest::header::{CONTENT_TYPE, LOCATION};
 use reqwest::Response;
 use serde_json::{json, Value};
 use tempfile::TempDir;
+use test_support::eventually;
 
 use crate::support::{
     api_status, assert_code, claims_of, json_of, post_raw, unique_email, Browser, Setup, Store,
@@ -172,22 +173,20 @@ impl SmtpSink {
 
     /// Waits until `count` mails to `to` with `subject` have arrived; returns them.
     pub(crate) async fn wait_for(&self, to: &str, subject: &str, count: usize) -> Vec<Value> {
-        let deadline = tokio::time::Instant::now() + MAIL_DEADLINE;
-        loop {
+        let what = format!("{count} mail(s) {subject:?} to {to} arrive");
+        eventually(MAIL_DEADLINE, &what, || async {
             let mails = self.mails_to(to, subject);
             if mails.len() >= count {
-                return mails;
+                return Ok(mails);
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{count} mail(s) {subject:?} to {to} did not arrive; mailbox: {:?}",
-                self.mails()
-                    .iter()
-                    .map(|mail| (mail["to"].clone(), mail["subject"].clone()))
-                    .collect::<Vec<_>>()
-            );
-            tokio::time::sleep(POLL).await;
-        }
+            let seen: Vec<_> = self
+                .mails()
+                .iter()
+                .map(|mail| (mail["to"].clone(), mail["subject"].clone()))
+                .collect();
+            Err(format!("mailbox: {seen:?}"))
+        })
+        .await
     }
 }
 
@@ -528,19 +527,19 @@ async fn more_than_three_reset_requests_in_ten_minutes_mail_only_three(store: St
 /// identity's development outbox once it holds at least `count` mails (mails asked for by
 /// request are composed after the answer), newest first.
 async fn outbox_with(stack: &TestStack, count: usize) -> Vec<Value> {
-    let deadline = tokio::time::Instant::now() + MAIL_DEADLINE;
-    loop {
-        let messages = outbox(stack).await;
-        if messages.len() >= count {
-            return messages;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the outbox has {} of {count} mails",
-            messages.len()
-        );
-        tokio::time::sleep(POLL).await;
-    }
+    eventually(
+        MAIL_DEADLINE,
+        &format!("the outbox has {count} mails"),
+        || async {
+            let messages = outbox(stack).await;
+            if messages.len() >= count {
+                Ok(messages)
+            } else {
+                Err(format!("it has {}", messages.len()))
+            }
+        },
+    )
+    .await
 }
 
 /// identity's development outbox, newest first.
@@ -825,19 +824,7 @@ async fn send_verification_email_answers_the_same_for_any_address_and_mails_only
     assert_eq!((messages.len(), verification_mails), (3, 2));
 }
 
-/// Runs each named scenario (`async fn name(store: Store)`) once per store.
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[tokio::test] async fn $name() { super::$name(crate::support::Store::Sqlite).await } )*
-        }
-        mod postgres {
-            $( #[tokio::test] async fn $name() { super::$name(crate::support::Store::Postgres).await } )*
-        }
-    };
-}
-
-on_both_stores!(
+test_support::on_both_stores!(
     sign_up_mails_a_verification_link_that_verifies_once,
     a_reset_link_sets_a_new_password_and_ends_every_session,
     more_than_three_reset_requests_in_ten_minutes_mail_only_three,

@@ -2,7 +2,9 @@
 
 use serde_json::Value;
 
-use crate::support::{fresh_postgres_database, Setup, Store, TestStack};
+use test_support::TestDatabase;
+
+use crate::support::{Setup, Store, TestStack};
 
 fn as_role(url: &str, role: &str) -> String {
     let mut url = reqwest::Url::parse(url).unwrap();
@@ -24,10 +26,11 @@ async fn refused(url: &str, query: &str) -> bool {
 
 #[tokio::test]
 async fn each_service_role_is_refused_on_the_other_schema() {
-    let Some(url) = fresh_postgres_database().await else {
+    let Some(database) = TestDatabase::create().await else {
         return;
     };
-    let admin = sqlx::PgPool::connect(&url).await.unwrap();
+    let url = database.url();
+    let admin = sqlx::PgPool::connect(url).await.unwrap();
     sqlx::raw_sql(include_str!("../../../docker/postgres/roles.sql"))
         .execute(&admin)
         .await
@@ -36,8 +39,8 @@ async fn each_service_role_is_refused_on_the_other_schema() {
     let Some(mut setup) = Setup::new(Store::Sqlite).await else {
         return;
     };
-    setup.identity.database_url = as_role(&url, "gatehouse_identity").parse().expect("a URL");
-    setup.core_api.database_url = as_role(&url, "gatehouse_core").parse().expect("a URL");
+    setup.identity.database_url = as_role(url, "gatehouse_identity").parse().expect("a URL");
+    setup.core_api.database_url = as_role(url, "gatehouse_core").parse().expect("a URL");
     let stack: TestStack = setup.start().await;
 
     // Both services migrated their own schema as their own role, and the system works.
@@ -47,22 +50,22 @@ async fn each_service_role_is_refused_on_the_other_schema() {
 
     assert!(
         refused(
-            &as_role(&url, "gatehouse_identity"),
+            &as_role(url, "gatehouse_identity"),
             "SELECT * FROM app.products"
         )
         .await
     );
     assert!(
         refused(
-            &as_role(&url, "gatehouse_identity"),
+            &as_role(url, "gatehouse_identity"),
             "SELECT * FROM app.orders"
         )
         .await
     );
-    assert!(refused(&as_role(&url, "gatehouse_core"), "SELECT * FROM auth.users").await);
+    assert!(refused(&as_role(url, "gatehouse_core"), "SELECT * FROM auth.users").await);
     assert!(
         refused(
-            &as_role(&url, "gatehouse_core"),
+            &as_role(url, "gatehouse_core"),
             "SELECT * FROM auth.sessions"
         )
         .await

@@ -11,47 +11,14 @@ use reqwest::{Response, Url};
 use serde_json::{json, Value};
 use stack::{Clock, Stack};
 use tempfile::TempDir;
+use test_support::TestDatabase;
 
 /// The name of edge's session cookie when the public URL is plain http.
 pub const SESSION_COOKIE: &str = "better-auth.session_token";
 /// The password every test user gets.
 pub const PASSWORD: &str = "correct horse battery staple";
 
-/// Which store the stack runs on.
-#[derive(Clone, Copy, Debug)]
-pub enum Store {
-    Sqlite,
-    Postgres,
-}
-
-/// A PostgreSQL URL for a fresh database, or `None` (test skipped) when `TEST_DATABASE_URL` is
-/// unset — which fails instead when `CI=true`, so CI cannot skip PostgreSQL silently.
-pub async fn fresh_postgres_database() -> Option<String> {
-    let Ok(base) = std::env::var("TEST_DATABASE_URL") else {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("TEST_DATABASE_URL must be set when CI=true: the PostgreSQL tests may not be skipped");
-        }
-        eprintln!("skipping a PostgreSQL test: TEST_DATABASE_URL is not set");
-        return None;
-    };
-    let name = format!("gh_stack_{}", uuid::Uuid::new_v4().simple());
-    let admin = sqlx::PgPool::connect(&base)
-        .await
-        .expect("TEST_DATABASE_URL must accept connections");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&admin)
-        .await
-        .expect("create test database");
-    admin.close().await;
-    Some(replace_database(&base, &name))
-}
-
-/// `base` with its database name replaced by `name`.
-pub fn replace_database(base: &str, name: &str) -> String {
-    let mut url = Url::parse(base).expect("TEST_DATABASE_URL is a URL");
-    url.set_path(&format!("/{name}"));
-    url.to_string()
-}
+pub use test_support::Store;
 
 /// Configuration of the three services for one test; tests tweak it before starting.
 pub struct Setup {
@@ -60,20 +27,24 @@ pub struct Setup {
     pub edge: edge::Config,
     pub clock: Clock,
     pub dir: TempDir,
+    /// The PostgreSQL database both services use, dropped with the test.
+    pub postgres: Option<TestDatabase>,
 }
 
 impl Setup {
     /// Fresh store and key ring; `None` when the store is unavailable and the test should skip.
     pub async fn new(store: Store) -> Option<Setup> {
         let dir = tempfile::tempdir().expect("temp dir");
-        let (identity_db, core_db) = match store {
+        let (identity_db, core_db, postgres) = match store {
             Store::Sqlite => (
                 format!("sqlite://{}/identity.db", dir.path().display()),
                 format!("sqlite://{}/core-api.db", dir.path().display()),
+                None,
             ),
             Store::Postgres => {
-                let url = fresh_postgres_database().await?;
-                (url.clone(), url)
+                let database = TestDatabase::create().await?;
+                let url = database.url().to_owned();
+                (url.clone(), url, Some(database))
             }
         };
         let clock = Clock::adjustable();
@@ -108,6 +79,7 @@ impl Setup {
             edge,
             clock,
             dir,
+            postgres,
         })
     }
 
@@ -128,6 +100,7 @@ impl Setup {
             public_url,
             clock: self.clock,
             dir: self.dir,
+            _postgres: self.postgres,
         }
     }
 }
@@ -138,8 +111,10 @@ pub struct TestStack {
     /// The origin browsers see (edge's `PUBLIC_URL`), sent as `Origin` on state changes.
     pub public_url: String,
     pub clock: Clock,
-    /// Holds the SQLite files and key ring; dropped last.
+    /// Holds the SQLite files and key ring.
     pub dir: TempDir,
+    /// The PostgreSQL database, dropped (its connections ended) after the services.
+    _postgres: Option<TestDatabase>,
 }
 
 impl TestStack {

@@ -13,6 +13,8 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+// The workspace crate, not `crate::test_support` (the verifier's own minting helpers).
+use ::test_support::eventually;
 
 use super::usable_key;
 use crate::test_support::{Minter, AUDIENCE, ISSUER};
@@ -115,21 +117,8 @@ async fn verify(verifier: &Verifier, minter: &Minter) -> Result<(), VerifyError>
         .map(|_| ())
 }
 
-/// Polls `condition` every 20 ms until it holds, failing the test after 10 s.
-async fn eventually<F, Fut>(what: &str, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !condition().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+/// How long a background refresh may take to show.
+const WITHIN: Duration = Duration::from_secs(10);
 
 #[tokio::test]
 async fn start_fetches_the_set_once() {
@@ -246,7 +235,7 @@ async fn a_refresh_that_drops_a_key_makes_its_tokens_fail() {
     assert_eq!(verify(&verifier, &a).await, Ok(()));
 
     server.publish(&[&b]);
-    eventually("a's tokens are refused", || async {
+    eventually(WITHIN, "a's tokens are refused", || async {
         verify(&verifier, &a).await == Err(VerifyError::UnknownKey)
     })
     .await;
@@ -260,7 +249,7 @@ async fn the_background_refresh_keeps_no_verifier_alive() {
     let mut config = server.config();
     config.refresh_interval = Duration::from_millis(100);
     let verifier = Verifier::start(config, reqwest::Client::new()).await;
-    eventually("the background refresh has run", || async {
+    eventually(WITHIN, "the background refresh has run", || async {
         server.fetches() >= 2
     })
     .await;
@@ -269,7 +258,7 @@ async fn the_background_refresh_keeps_no_verifier_alive() {
     drop(verifier.clone());
     drop(verifier);
     // A refresh in flight holds the cache until it ends; after that nothing does.
-    eventually("the key cache is freed", || async {
+    eventually(WITHIN, "the key cache is freed", || async {
         cache.upgrade().is_none()
     })
     .await;
