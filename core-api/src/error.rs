@@ -6,7 +6,7 @@ use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use service_kit::ErrorBody;
 
 /// Everything a core-api handler can answer instead of success.
 #[derive(Debug, thiserror::Error)]
@@ -76,7 +76,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             ApiError::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             ApiError::Database(error) if service_kit::db::is_unavailable(error) => "UNAVAILABLE",
-            ApiError::Database(_) => "INTERNAL_ERROR",
+            ApiError::Database(_) => service_kit::error_body::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -110,7 +110,10 @@ impl IntoResponse for ApiError {
         } else {
             tracing::debug!(error = %self, code = self.code(), "request refused");
         }
-        let body = Json(json!({ "code": self.code(), "message": self.message() }));
+        let body = Json(ErrorBody {
+            code: self.code(),
+            message: self.message().into(),
+        });
         if status == StatusCode::UNAUTHORIZED {
             // RFC 6750 §3.1: a request without usable credentials gets a bare challenge.
             return (status, [(header::WWW_AUTHENTICATE, "Bearer")], body).into_response();

@@ -83,27 +83,15 @@ pub struct Config {
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 
 impl Default for Config {
-    /// The documented defaults, without reading the environment (tests and `stack` start here).
+    /// clap's documented defaults, without reading the environment (tests and `stack` start
+    /// here), so the defaults are written once, in the `#[arg]`s above.
     fn default() -> Self {
-        Config {
-            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            shutdown_grace: Duration::from_secs(10),
-            identity_url: "http://127.0.0.1:8081".into(),
-            core_api_url: "http://127.0.0.1:8082".into(),
-            public_url: "http://127.0.0.1:8080".into(),
-            body_limit: 1_048_576,
-            upstream_timeout: Duration::from_secs(10),
-            trusted_proxies: TrustedProxies::default(),
-            auth_rate_limit: 30,
-            header_timeout: Duration::from_secs(10),
-            body_timeout: Duration::from_secs(30),
-            max_connections: DEFAULT_MAX_CONNECTIONS,
-            log_format: service_kit::telemetry::LogFormat::Text,
-            metrics_addr: service_kit::metrics::MetricsAddr(Some(SocketAddr::from((
-                [127, 0, 0, 1],
-                9464,
-            )))),
-        }
+        use clap::{CommandFactory, FromArgMatches};
+        let matches = Config::command()
+            .mut_args(|arg| arg.env(None::<&str>))
+            .try_get_matches_from(["edge"])
+            .expect("edge's clap defaults parse");
+        Config::from_arg_matches(&matches).expect("edge's clap defaults make a Config")
     }
 }
 

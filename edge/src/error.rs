@@ -7,7 +7,7 @@ use axum::Json;
 use bytes::Bytes;
 use http::header::{CONNECTION, CONTENT_TYPE, RETRY_AFTER, SET_COOKIE};
 use http::{HeaderName, HeaderValue, StatusCode};
-use serde::Serialize;
+use service_kit::ErrorBody;
 
 use crate::origin::OriginRejection;
 
@@ -187,7 +187,7 @@ impl EdgeError {
             EdgeError::IdentityUnavailable(_) => "IDENTITY_UNAVAILABLE",
             EdgeError::GatewayTimeout(..) => "GATEWAY_TIMEOUT",
             EdgeError::BadGateway(..) => "BAD_GATEWAY",
-            EdgeError::Internal(_) => "INTERNAL_SERVER_ERROR",
+            EdgeError::Internal(_) => service_kit::error_body::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -207,12 +207,6 @@ impl EdgeError {
             _ => {}
         }
     }
-}
-
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    code: &'a str,
-    message: String,
 }
 
 impl IntoResponse for EdgeError {
@@ -269,7 +263,7 @@ impl EdgeError {
     fn body(&self) -> Json<ErrorBody<'static>> {
         Json(ErrorBody {
             code: self.code(),
-            message: self.to_string(),
+            message: self.to_string().into(),
         })
     }
 }

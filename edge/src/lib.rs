@@ -34,13 +34,13 @@ use service_kit::observe::Observe;
 use service_kit::serve::ServeOptions;
 use tokio::net::TcpListener;
 
-pub use crate::config::{Config, ConfigError};
+pub use crate::config::Config;
 pub use crate::cookie::SessionCookie;
-pub use crate::error::EdgeError;
-pub use crate::metrics::EdgeMetrics;
-pub use crate::origin::PublicOrigin;
 
+use crate::config::ConfigError;
 use crate::identity::IdentityClient;
+use crate::metrics::EdgeMetrics;
+use crate::origin::PublicOrigin;
 
 /// Idle upstream connections kept per host: enough for a burst of concurrent proxied calls to
 /// reuse connections instead of opening new ones.
@@ -135,11 +135,6 @@ impl AppState {
     /// Whether `peer` is a proxy whose `X-Request-Id` and `traceparent` edge keeps.
     pub fn is_trusted_proxy(&self, peer: IpAddr) -> bool {
         self.trusted_proxies.contains(peer.to_canonical())
-    }
-
-    /// The session cookie's name (`__Host-better-auth.session_token` over https).
-    pub fn cookie_name(&self) -> &'static str {
-        self.cookie.name()
     }
 }
 

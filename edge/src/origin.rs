@@ -25,11 +25,6 @@ impl PublicOrigin {
         })
     }
 
-    /// The origin as browsers write it in the `Origin` header.
-    pub fn as_str(&self) -> &str {
-        &self.serialized
-    }
-
     /// Whether the public URL is https (then the cookie is `__Host-` and `Secure`).
     pub fn is_secure(&self) -> bool {
         self.secure
@@ -201,10 +196,10 @@ mod tests {
     fn public_origin_drops_path_and_default_port_and_knows_https() {
         let origin =
             PublicOrigin::from_public_url("https://app.example.com:443/some/path").unwrap();
-        assert_eq!(origin.as_str(), "https://app.example.com");
+        assert_eq!(origin.serialized, "https://app.example.com");
         assert!(origin.is_secure());
         let plain = PublicOrigin::from_public_url("http://127.0.0.1:8080").unwrap();
-        assert_eq!(plain.as_str(), "http://127.0.0.1:8080");
+        assert_eq!(plain.serialized, "http://127.0.0.1:8080");
         assert!(!plain.is_secure());
         assert!(PublicOrigin::from_public_url("app.example.com").is_err());
     }

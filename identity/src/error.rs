@@ -5,7 +5,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Serialize;
+use service_kit::ErrorBody;
 
 use crate::keys::KeyError;
 use crate::passwords::PasswordError;
@@ -135,7 +135,7 @@ impl ApiError {
             ApiError::TooManyAttempts { .. } => "TOO_MANY_ATTEMPTS",
             ApiError::ServerBusy => "SERVER_BUSY",
             ApiError::Database(_) | ApiError::Password(_) | ApiError::Signing(_) => {
-                "INTERNAL_SERVER_ERROR"
+                service_kit::error_body::INTERNAL_SERVER_ERROR
             }
         }
     }
@@ -175,13 +175,6 @@ impl From<SessionError> for ApiError {
     }
 }
 
-/// The JSON error body.
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    code: &'a str,
-    message: &'a str,
-}
-
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let message = if self.is_internal() {
@@ -192,7 +185,7 @@ impl IntoResponse for ApiError {
         };
         let body = ErrorBody {
             code: self.code(),
-            message: &message,
+            message: message.into(),
         };
         let mut response = (self.status(), Json(body)).into_response();
         if let Some(seconds) = self.retry_after_secs() {
@@ -215,12 +208,22 @@ pub async fn not_found() -> ApiError {
 mod tests {
     use super::*;
 
-    #[test]
-    fn internal_causes_are_not_sent_to_the_client() {
+    #[tokio::test]
+    async fn internal_causes_are_not_sent_to_the_client() {
         let error = ApiError::Database(sqlx::Error::Protocol("secret detail".into()));
         assert_eq!(error.status(), StatusCode::INTERNAL_SERVER_ERROR);
         let response = error.into_response();
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("the body is read");
+        let text = String::from_utf8_lossy(&body);
+        assert!(!text.contains("secret detail"), "{text}");
+        let json: serde_json::Value = serde_json::from_slice(&body).expect("the body is JSON");
+        assert_eq!(
+            json,
+            serde_json::json!({"code": "INTERNAL_SERVER_ERROR", "message": "Something went wrong on our side."})
+        );
     }
 
     #[test]

@@ -135,11 +135,6 @@ impl AppState {
         &self.inner.db.pool
     }
 
-    /// The store.
-    pub fn database(&self) -> &Database {
-        &self.inner.db
-    }
-
     /// The signing-key ring.
     pub fn keyring(&self) -> &KeyRing {
         &self.inner.keyring

@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod db;
 pub mod duration;
+pub mod error_body;
 pub mod healthcheck;
 pub mod html;
 pub mod metrics;
@@ -18,3 +19,4 @@ pub mod trace_context;
 /// The clock lives in its own crate so `shared-claims` can use it without the database drivers.
 pub use clock::{self, Clock};
 pub use duration::parse_duration;
+pub use error_body::ErrorBody;
