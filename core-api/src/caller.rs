@@ -1,7 +1,8 @@
 //! Who is calling: the only way into `/api`. A layer over every /api route (and the /api
 //! fallback) runs shared-claims' `Authenticated` extractor, so each request's token is verified
 //! exactly once, against that request's method and path; handlers read the verified claims with
-//! [`Caller`]. No token rule lives here, and no header other than the bearer token is trusted.
+//! [`AuthenticatedUser`]. No token rule lives here, and no header other than the bearer token is
+//! trusted.
 
 use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -13,9 +14,9 @@ use crate::error::ApiError;
 
 /// The verified claims of the request's token.
 #[derive(Clone, Debug)]
-pub struct Caller(pub Claims);
+pub struct AuthenticatedUser(pub Claims);
 
-impl Caller {
+impl AuthenticatedUser {
     /// The user the token was issued for (`sub`).
     pub fn user_id(&self) -> &str {
         &self.0.sub
@@ -31,18 +32,18 @@ pub async fn require_token(
     next: Next,
 ) -> Response {
     service_kit::observe::record_caller(&claims.sub, &claims.sid);
-    request.extensions_mut().insert(Caller(claims));
+    request.extensions_mut().insert(AuthenticatedUser(claims));
     next.run(request).await
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Caller {
+impl<S: Send + Sync> FromRequestParts<S> for AuthenticatedUser {
     type Rejection = ApiError;
 
     /// Fails closed: a handler mounted outside the token layer gets a 401, never a caller.
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
         parts
             .extensions
-            .get::<Caller>()
+            .get::<AuthenticatedUser>()
             .cloned()
             .ok_or(ApiError::Unauthorized)
     }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::AnyPool;
 use uuid::Uuid;
 
-use crate::caller::Caller;
+use crate::caller::AuthenticatedUser;
 use crate::error::ApiError;
 use crate::products::Catalog;
 use crate::AppState;
@@ -161,7 +161,7 @@ pub async fn find_for(
 /// `POST /api/orders` → `201` with the order and its `Location`.
 pub async fn create_order(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: AuthenticatedUser,
     body: Result<Json<RawOrder>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(raw) = body?;
@@ -185,7 +185,7 @@ pub async fn create_order(
 /// `GET /api/orders` → the caller's orders, newest first.
 pub async fn list_orders(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: AuthenticatedUser,
 ) -> Result<Json<OrderList>, ApiError> {
     let orders = list_for(&state.db.pool, caller.user_id()).await?;
     Ok(Json(OrderList { orders }))
@@ -194,7 +194,7 @@ pub async fn list_orders(
 /// `GET /api/orders/{id}` → the order, or `404` unless it is the caller's.
 pub async fn show_order(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: AuthenticatedUser,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Order>, ApiError> {
     let Path(id) = id?;

@@ -6,7 +6,7 @@ use axum::Json;
 use serde::Serialize;
 use sqlx::AnyPool;
 
-use crate::caller::Caller;
+use crate::caller::AuthenticatedUser;
 use crate::error::ApiError;
 use crate::AppState;
 
@@ -28,7 +28,7 @@ pub struct ProfileView {
 /// `GET /api/profile`.
 pub async fn show_profile(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: AuthenticatedUser,
 ) -> Result<Json<ProfileView>, ApiError> {
     let claims = &caller.0;
     let created_at = ensure_profile(

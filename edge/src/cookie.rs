@@ -26,11 +26,12 @@ pub const STATE_MAX_AGE: u64 = 600;
 /// The device cookie's `Max-Age`: one year, as identity honours it.
 pub const DEVICE_MAX_AGE: u64 = 365 * 86_400;
 
-/// A plausible session token, borrowed from where it was read. Its `Debug` is redacted.
+/// A plausible session token as read from the browser's cookie, borrowed. Its `Debug` is
+/// redacted.
 #[derive(Clone, Copy)]
-pub struct SessionToken<'a>(&'a str);
+pub struct CookieToken<'a>(&'a str);
 
-impl<'a> SessionToken<'a> {
+impl<'a> CookieToken<'a> {
     /// Accepts only what a session token can look like: 1–128 base64url characters.
     pub fn parse(value: &'a str) -> Option<Self> {
         let plausible = !value.is_empty()
@@ -38,7 +39,7 @@ impl<'a> SessionToken<'a> {
             && value
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        plausible.then_some(SessionToken(value))
+        plausible.then_some(CookieToken(value))
     }
 
     /// The secret itself, for the one place that must send it (identity).
@@ -47,9 +48,9 @@ impl<'a> SessionToken<'a> {
     }
 }
 
-impl fmt::Debug for SessionToken<'_> {
+impl fmt::Debug for CookieToken<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SessionToken(<redacted>)")
+        f.write_str("CookieToken(<redacted>)")
     }
 }
 
@@ -101,8 +102,8 @@ impl SessionCookie {
     }
 
     /// The session token the browser sent, if it sent a plausible one.
-    pub fn read<'a>(&self, headers: &'a HeaderMap) -> Option<SessionToken<'a>> {
-        self.values(headers).find_map(SessionToken::parse)
+    pub fn read<'a>(&self, headers: &'a HeaderMap) -> Option<CookieToken<'a>> {
+        self.values(headers).find_map(CookieToken::parse)
     }
 
     /// Whether the browser sent this cookie at all, plausible or not.
@@ -113,7 +114,7 @@ impl SessionCookie {
     /// `Set-Cookie` holding `token`; `max_age` in seconds, `None` for a browser-session cookie.
     /// `None` when `token` is not a plausible session token.
     pub fn set(&self, token: &str, max_age: Option<u64>) -> Option<HeaderValue> {
-        let token = SessionToken::parse(token)?;
+        let token = CookieToken::parse(token)?;
         let value = match max_age {
             Some(seconds) => format!(
                 "{}={}; Max-Age={seconds}{}",
@@ -255,7 +256,7 @@ mod tests {
 
     #[test]
     fn debug_never_shows_the_token() {
-        let token = SessionToken::parse(TOKEN).unwrap();
+        let token = CookieToken::parse(TOKEN).unwrap();
         assert!(!format!("{token:?}").contains(TOKEN));
     }
 }

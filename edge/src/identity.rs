@@ -13,7 +13,7 @@ use service_kit::metrics::prometheus::Histogram;
 use service_kit::observe::RequestContext;
 use url::Url;
 
-use crate::cookie::SessionToken;
+use crate::cookie::CookieToken;
 use crate::error::EdgeError;
 
 /// How long `/readyz` waits for identity's `/healthz`.
@@ -128,7 +128,7 @@ impl IdentityClient {
     }
 
     /// `POST /v1/sign-out`: revokes the session if it exists.
-    pub async fn sign_out(&self, token: SessionToken<'_>) -> Result<(), EdgeError> {
+    pub async fn sign_out(&self, token: CookieToken<'_>) -> Result<(), EdgeError> {
         let request = SignOut {
             session_token: token.expose_secret(),
         };
@@ -518,12 +518,12 @@ pub struct SignedIn {
     pub session: Value,
     /// The secret session token: it goes into the cookie and nowhere else. `None` when no
     /// session was started.
-    pub session_token: Option<IssuedToken>,
+    pub session_token: Option<IssuedSecret>,
     /// Cookie lifetime in seconds; `None` for a browser-session cookie.
     pub cookie_max_age: Option<u64>,
     /// A new device token for the device cookie, when identity issued one.
     #[serde(default)]
-    pub device_token: Option<IssuedToken>,
+    pub device_token: Option<IssuedSecret>,
 }
 
 /// identity's answer to a session lookup.
@@ -562,26 +562,27 @@ pub struct PasswordChanged {
     /// The new session, when every session was replaced.
     pub session: Option<Value>,
     /// The new session's secret token: it goes into the cookie and nowhere else.
-    pub session_token: Option<IssuedToken>,
+    pub session_token: Option<IssuedSecret>,
     /// Cookie lifetime in seconds; `None` for a browser-session cookie.
     pub cookie_max_age: Option<u64>,
 }
 
-/// A session token identity just issued. Its `Debug` is redacted.
+/// A secret identity just issued for a cookie (a session or device token). Its `Debug` is
+/// redacted.
 #[derive(Deserialize)]
 #[serde(transparent)]
-pub struct IssuedToken(String);
+pub struct IssuedSecret(String);
 
-impl IssuedToken {
+impl IssuedSecret {
     /// The secret itself, for the `Set-Cookie` header.
     pub fn expose_secret(&self) -> &str {
         &self.0
     }
 }
 
-impl fmt::Debug for IssuedToken {
+impl fmt::Debug for IssuedSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("IssuedToken(<redacted>)")
+        f.write_str("IssuedSecret(<redacted>)")
     }
 }
 
@@ -690,8 +691,8 @@ mod tests {
     }
 
     #[test]
-    fn issued_token_debug_is_redacted() {
-        let token: IssuedToken = serde_json::from_value(json!("s3cret")).unwrap();
+    fn issued_secret_debug_is_redacted() {
+        let token: IssuedSecret = serde_json::from_value(json!("s3cret")).unwrap();
         assert!(!format!("{token:?}").contains("s3cret"));
     }
 }

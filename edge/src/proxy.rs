@@ -15,7 +15,7 @@ use url::Url;
 
 use crate::body::{body_failure, declared_over_limit, stream_limited};
 use crate::browser::{client_ip, user_agent};
-use crate::cookie::SessionToken;
+use crate::cookie::CookieToken;
 use crate::error::EdgeError;
 use crate::origin::{check_origin, Endpoint};
 use crate::AppState;
@@ -165,7 +165,7 @@ fn core_api_url(base: &str, uri: &Uri) -> Result<Url, EdgeError> {
 
 /// The RFC 8693 exchange form (DESIGN §5).
 fn exchange_form(
-    session: SessionToken<'_>,
+    session: CookieToken<'_>,
     method: &Method,
     path: &str,
     client_ip: &str,
@@ -387,7 +387,7 @@ mod tests {
 
     #[test]
     fn the_exchange_form_binds_method_path_and_client() {
-        let token = SessionToken::parse("tok_en-1").unwrap();
+        let token = CookieToken::parse("tok_en-1").unwrap();
         let form = exchange_form(
             token,
             &Method::DELETE,

@@ -15,22 +15,22 @@ use serde_json::{json, Map, Value};
 use super::input::{ChangePasswordInput, DeleteUserInput, RevokeSessionInput, UpdateUserInput};
 use super::{require_safe_callback, session_cookie_and_handle};
 use crate::browser::{client_ip, user_agent};
-use crate::cookie::SessionToken;
+use crate::cookie::CookieToken;
 use crate::error::EdgeError;
 use crate::identity::{self, session_handle, SessionLookup};
 use crate::AppState;
 
 /// The signed-in browser behind a request, as identity needs to know it.
-pub(super) struct Caller<'a> {
-    token: SessionToken<'a>,
+pub(super) struct SignedInBrowser<'a> {
+    token: CookieToken<'a>,
     client_ip: String,
     user_agent: &'a str,
 }
 
-impl<'a> Caller<'a> {
+impl<'a> SignedInBrowser<'a> {
     /// The caller of an endpoint that needs a session (see [`session_cookie`]).
     pub(super) fn of(state: &AppState, parts: &'a Parts) -> Result<Self, EdgeError> {
-        Ok(Caller {
+        Ok(SignedInBrowser {
             token: session_cookie(state, &parts.headers)?,
             client_ip: client_ip(&parts.extensions)?,
             user_agent: user_agent(&parts.headers),
@@ -52,7 +52,7 @@ impl<'a> Caller<'a> {
 fn session_cookie<'a>(
     state: &AppState,
     headers: &'a HeaderMap,
-) -> Result<SessionToken<'a>, EdgeError> {
+) -> Result<CookieToken<'a>, EdgeError> {
     state.cookie.read(headers).ok_or_else(|| {
         if state.cookie.is_sent(headers) {
             session_rejected(state)
@@ -107,7 +107,7 @@ pub async fn list_sessions(
     request: Request,
 ) -> Result<Response, EdgeError> {
     let (parts, _) = request.into_parts();
-    let caller = Caller::of(&state, &parts)?;
+    let caller = SignedInBrowser::of(&state, &parts)?;
     let list = state
         .identity
         .list_sessions(&caller.lookup())
@@ -131,7 +131,7 @@ pub async fn revoke_session(
 ) -> Result<Response, EdgeError> {
     let (parts, body) = state_change(&state, request).await?;
     let input = RevokeSessionInput::from_body(body)?;
-    let caller = Caller::of(&state, &parts)?;
+    let caller = SignedInBrowser::of(&state, &parts)?;
     let revoked = state
         .identity
         .revoke_session(&identity::RevokeSession {
@@ -152,7 +152,7 @@ pub async fn revoke_sessions(
     request: Request,
 ) -> Result<Response, EdgeError> {
     let (parts, _) = state_change(&state, request).await?;
-    let caller = Caller::of(&state, &parts)?;
+    let caller = SignedInBrowser::of(&state, &parts)?;
     state
         .identity
         .revoke_all_sessions(&caller.lookup())
@@ -167,7 +167,7 @@ pub async fn revoke_other_sessions(
     request: Request,
 ) -> Result<Response, EdgeError> {
     let (parts, _) = state_change(&state, request).await?;
-    let caller = Caller::of(&state, &parts)?;
+    let caller = SignedInBrowser::of(&state, &parts)?;
     state
         .identity
         .revoke_other_sessions(&caller.lookup())
@@ -185,7 +185,7 @@ pub async fn change_password(
 ) -> Result<Response, EdgeError> {
     let (parts, body) = state_change(&state, request).await?;
     let input = ChangePasswordInput::from_body(body)?;
-    let caller = Caller::of(&state, &parts)?;
+    let caller = SignedInBrowser::of(&state, &parts)?;
     let changed = state
         .identity
         .change_password(&identity::ChangePassword {
@@ -220,7 +220,7 @@ pub async fn update_user(
 ) -> Result<Response, EdgeError> {
     let (parts, body) = state_change(&state, request).await?;
     let input = UpdateUserInput::from_body(body)?;
-    let caller = Caller::of(&state, &parts)?;
+    let caller = SignedInBrowser::of(&state, &parts)?;
     state
         .identity
         .update_user(&identity::UpdateUser {
@@ -244,7 +244,7 @@ pub async fn delete_user(
     let (parts, body) = state_change(&state, request).await?;
     let input = DeleteUserInput::from_body(body)?;
     require_safe_callback(input.callback_url.as_deref(), &state.public_origin)?;
-    let caller = Caller::of(&state, &parts)?;
+    let caller = SignedInBrowser::of(&state, &parts)?;
     state
         .identity
         .delete_user(&identity::DeleteUser {

@@ -24,7 +24,7 @@ use self::input::{SignInInput, SignOutInput, SignUpInput};
 use crate::body::{parse_object, read_limited, Encodings, AUTH_BODY_LIMIT};
 use crate::browser::{client_ip, user_agent};
 use crate::error::EdgeError;
-use crate::identity::{self, session_handle, IssuedToken};
+use crate::identity::{self, session_handle, IssuedSecret};
 use crate::origin::{check_origin, is_safe_callback, Endpoint, PublicOrigin};
 use crate::AppState;
 
@@ -383,7 +383,7 @@ fn previous_session<'a>(state: &AppState, parts: &'a Parts) -> Option<&'a str> {
 /// The `Set-Cookie` for a device token identity just issued (DESIGN §14), if it issued one.
 fn device_cookie(
     state: &AppState,
-    token: Option<&IssuedToken>,
+    token: Option<&IssuedSecret>,
 ) -> Result<Option<HeaderValue>, EdgeError> {
     token
         .map(|token| {
@@ -401,7 +401,7 @@ fn device_cookie(
 fn session_cookie_and_handle(
     state: &AppState,
     session: &Value,
-    token: &IssuedToken,
+    token: &IssuedSecret,
     cookie_max_age: Option<u64>,
 ) -> Result<(HeaderValue, Value), EdgeError> {
     let secret = token.expose_secret();

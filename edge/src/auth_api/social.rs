@@ -15,7 +15,7 @@ use http::{HeaderValue, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::account::{state_change, unless_session_refused, Caller};
+use super::account::{state_change, unless_session_refused, SignedInBrowser};
 use super::not_found;
 use crate::body::{read_limited, AUTH_BODY_LIMIT};
 use crate::browser::{client_ip, user_agent};
@@ -188,7 +188,7 @@ async fn link_social(
 ) -> Result<Response, EdgeError> {
     let (parts, body) = state_change(&state, request).await?;
     let input = SocialInput::parse(body)?;
-    let caller = Caller::of(&state, &parts)?;
+    let caller = SignedInBrowser::of(&state, &parts)?;
     start(&state, &input, Some(caller.lookup()))
         .await
         .map_err(unless_session_refused(&state))
@@ -209,7 +209,7 @@ struct Callback<'a> {
 struct CallbackAnswer {
     location: String,
     #[serde(default)]
-    session_token: Option<crate::identity::IssuedToken>,
+    session_token: Option<crate::identity::IssuedSecret>,
     #[serde(default)]
     cookie_max_age: Option<u64>,
 }
@@ -329,7 +329,7 @@ async fn list_accounts(
     request: Request,
 ) -> Result<Response, EdgeError> {
     let (parts, _) = request.into_parts();
-    let caller = Caller::of(&state, &parts)?;
+    let caller = SignedInBrowser::of(&state, &parts)?;
     let url = state.identity.endpoint("v1/accounts/list")?;
     let accounts: Vec<Value> = state
         .identity
@@ -381,7 +381,7 @@ async fn unlink_account(
 ) -> Result<Response, EdgeError> {
     let (parts, body) = state_change(&state, request).await?;
     let input = UnlinkInput::parse(body)?;
-    let caller = Caller::of(&state, &parts)?;
+    let caller = SignedInBrowser::of(&state, &parts)?;
     let url = state.identity.endpoint("v1/accounts/unlink")?;
     let answer: Value = state
         .identity

@@ -7,7 +7,7 @@ mod helpers;
 use test_support::on_both_stores;
 
 mod account;
-mod accounts;
 mod discovery;
 mod exchange;
+mod sign_in;
 mod startup;
