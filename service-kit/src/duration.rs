@@ -1,4 +1,4 @@
-//! Durations as written in configuration: `90s`, `10m`, `2h`, `7d`.
+//! Durations as written in configuration: `90s`, `10m`, `2h`, `7d`, and `500ms` for timeouts.
 
 use std::time::Duration;
 
@@ -26,6 +26,19 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         return Err(format!("`{text}` must be positive"));
     }
     Ok(Duration::from_secs(seconds))
+}
+
+/// Parses a timeout: whole milliseconds (`500ms`) or any duration [`parse_duration`] accepts
+/// (`10s`), for the limits where less than a second makes sense.
+pub fn parse_timeout(text: &str) -> Result<Duration, String> {
+    match text.trim().strip_suffix("ms") {
+        Some(millis) => match millis.parse::<u64>() {
+            Ok(0) => Err(format!("`{text}` must be positive")),
+            Ok(millis) => Ok(Duration::from_millis(millis)),
+            Err(_) => Err(format!("`{text}` does not start with a whole number")),
+        },
+        None => parse_duration(text),
+    }
 }
 
 /// A duration in whole milliseconds, as the stores keep times. Saturates at a quarter of
@@ -59,6 +72,15 @@ mod tests {
             "99999999999999999999d",
         ] {
             assert!(parse_duration(bad).is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn timeouts_take_milliseconds_or_durations() {
+        assert_eq!(parse_timeout("300ms"), Ok(Duration::from_millis(300)));
+        assert_eq!(parse_timeout("10s"), Ok(Duration::from_secs(10)));
+        for bad in ["0ms", "ms", "1.5ms", "10", "0s"] {
+            assert!(parse_timeout(bad).is_err(), "{bad} should be refused");
         }
     }
 
