@@ -11,25 +11,19 @@
 # and prints each round, the medians and their difference.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 CONNECTIONS=${CONNECTIONS:-16}
 DURATION=${DURATION:-10s}
 ROUNDS=${ROUNDS:-5}
 PATH_UNDER_TEST=${PATH_UNDER_TEST:-/api/products}
-command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
-
-cargo build --release --locked -q -p identity -p edge -p core-api
-bin=target/release
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
+bench_start
 
 export RUST_LOG=warn METRICS_ADDR=
 KEYS_DIR="$work/keys" "$bin/identity" keys init >/dev/null
 IDENTITY_ADDR=127.0.0.1:18181 ISSUER=http://127.0.0.1:18181 DATABASE_URL="sqlite://$work/identity.db" \
     KEYS_DIR="$work/keys" "$bin/identity" >"$work/identity.log" 2>&1 & pids+=($!)
-for _ in $(seq 200); do curl -fs http://127.0.0.1:18181/healthz >/dev/null && break; sleep 0.05; done
+wait_healthy 18181
 CORE_API_ADDR=127.0.0.1:18182 DATABASE_URL="sqlite://$work/core-api.db" ISSUER=http://127.0.0.1:18181 \
     JWKS_URL=http://127.0.0.1:18181/.well-known/jwks.json \
     "$bin/core-api" >"$work/core.log" 2>&1 & pids+=($!)
@@ -40,15 +34,10 @@ for edge in on:18183:30 off:18184:0; do
         CORE_API_URL=http://127.0.0.1:18182 AUTH_RATE_LIMIT=$limit \
         "$bin/edge" >"$work/edge-$name.log" 2>&1 & pids+=($!)
 done
-for port in 18182 18183 18184; do
-    for _ in $(seq 200); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.05; done
-done
+wait_healthy 18182 18183 18184
 
 ua="wrk-bench/1.0"
-curl -fs -A "$ua" -c "$work/jar" -H 'Content-Type: application/json' -H 'Origin: http://127.0.0.1:18183' \
-    -d "{\"name\":\"Bench\",\"email\":\"limiter-$$@example.com\",\"password\":\"correct horse battery\"}" \
-    http://127.0.0.1:18183/api/auth/sign-up/email >/dev/null
-cookie=$(awk '$6 ~ /session_token/ {print $6"="$7}' "$work/jar")
+cookie=$(sign_up 18183 "limiter-$$@example.com" "$ua" http://127.0.0.1:18183)
 for port in 18183 18184; do
     status=$(curl -s -o /dev/null -w '%{http_code}' -A "$ua" -H "Cookie: $cookie" "http://127.0.0.1:$port$PATH_UNDER_TEST")
     [ "$status" = 200 ] || { echo "edge on $port answers $status to the proxied call" >&2; exit 1; }

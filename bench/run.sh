@@ -21,27 +21,13 @@
 # and prints each service's peak memory (VmHWM).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 CONNECTIONS=${CONNECTIONS:-16}
 DURATION=${DURATION:-15s}
 PATH_UNDER_TEST=${PATH_UNDER_TEST:-/api/products}
-command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
-
-cargo build --release --locked -q -p identity -p edge -p core-api
-bin=target/release
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-
-if [ -n "${BENCH_DATABASE_URL:-}" ]; then
-    db="gh_bench_$$"
-    psql "$BENCH_DATABASE_URL" -qc "CREATE DATABASE $db"
-    base=${BENCH_DATABASE_URL%/*}
-    identity_db="$base/$db"; core_db="$base/$db"; store="PostgreSQL"
-else
-    identity_db="sqlite://$work/identity.db"; core_db="sqlite://$work/core-api.db"; store="SQLite"
-fi
+bench_start
+bench_store gh_bench
 
 export RUST_LOG=${RUST_LOG:-warn}
 export LOG_FORMAT=${LOG_FORMAT:-text}
@@ -53,7 +39,7 @@ metrics_at() { # metrics_at OFFSET: edge's address plus OFFSET ports, or empty (
 KEYS_DIR="$work/keys" "$bin/identity" keys init >/dev/null
 METRICS_ADDR=$(metrics_at 1) DEV_MAILBOX=true IDENTITY_ADDR=127.0.0.1:18081 ISSUER=http://127.0.0.1:18081 DATABASE_URL="$identity_db" KEYS_DIR="$work/keys" \
     "$bin/identity" >"$work/identity.log" 2>&1 & pids+=($!); identity_pid=$!
-for _ in $(seq 200); do curl -fs http://127.0.0.1:18081/healthz >/dev/null && break; sleep 0.05; done
+wait_healthy 18081
 identity_url=http://127.0.0.1:18081
 if [ "${IDENTITY_REPLICAS:-1}" = 2 ]; then
     [ -n "${BENCH_DATABASE_URL:-}" ] || { echo "IDENTITY_REPLICAS=2 needs BENCH_DATABASE_URL" >&2; exit 1; }
@@ -75,9 +61,7 @@ backend replicas
     server b 127.0.0.1:18083
 CFG
     haproxy -f "$work/haproxy.cfg" >"$work/haproxy.log" 2>&1 & pids+=($!)
-    for port in 18083 18085; do
-        for _ in $(seq 200); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.05; done
-    done
+    wait_healthy 18083 18085
     identity_url=http://127.0.0.1:18085
 fi
 METRICS_ADDR=$(metrics_at 2) CORE_API_ADDR=127.0.0.1:18082 DATABASE_URL="$core_db" ISSUER=http://127.0.0.1:18081 \
@@ -85,16 +69,11 @@ METRICS_ADDR=$(metrics_at 2) CORE_API_ADDR=127.0.0.1:18082 DATABASE_URL="$core_d
     "$bin/core-api" >"$work/core.log" 2>&1 & pids+=($!); core_pid=$!
 METRICS_ADDR=$(metrics_at 0) EDGE_ADDR=127.0.0.1:18080 PUBLIC_URL=http://127.0.0.1:18080 IDENTITY_URL=$identity_url \
     CORE_API_URL=http://127.0.0.1:18082 AUTH_RATE_LIMIT=${AUTH_RATE_LIMIT:-0} "$bin/edge" >"$work/edge.log" 2>&1 & pids+=($!); edge_pid=$!
-for port in 18082 18080; do
-    for _ in $(seq 200); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.05; done
-done
+wait_healthy 18082 18080
 
 ua="wrk-bench/1.0"
 email="bench-$$@example.com"
-curl -fs -A "$ua" -c "$work/jar" -H 'Content-Type: application/json' \
-    -d "{\"name\":\"Bench\",\"email\":\"$email\",\"password\":\"correct horse battery\"}" \
-    http://127.0.0.1:18080/api/auth/sign-up/email >/dev/null
-cookie=$(awk '$6 ~ /session_token/ {print $6"="$7}' "$work/jar")
+cookie=$(sign_up 18080 "$email" "$ua")
 session=${cookie#*=}
 
 # mint SECONDS: single-use tokens for GET $PATH_UNDER_TEST, minted by wrk at identity, into $work/tokens.
@@ -146,7 +125,4 @@ echo "== peak memory (VmHWM)"
 for svc in identity:$identity_pid ${identity2_pid:+identity-2:$identity2_pid} core-api:$core_pid edge:$edge_pid; do
     printf '   %-9s %s\n' "${svc%%:*}" "$(grep VmHWM /proc/${svc##*:}/status | awk '{printf "%.1f MB", $2/1024}')"
 done
-if [ -n "${BENCH_DATABASE_URL:-}" ]; then
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; pids=()
-    psql "$BENCH_DATABASE_URL" -qc "DROP DATABASE $db"
-fi
+bench_drop_store

@@ -13,49 +13,30 @@
 # through edge from the browser that signed up (its device cookie), one request at a time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 FLOOD_CONNECTIONS=${FLOOD_CONNECTIONS:-256}
 FLOOD_DURATION=${FLOOD_DURATION:-20s}
 SIGN_INS=${SIGN_INS:-20}
-command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
-
-cargo build --release --locked -q -p identity -p edge -p core-api
-bin=target/release
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-
-if [ -n "${BENCH_DATABASE_URL:-}" ]; then
-    db="gh_flood_$$"
-    psql "$BENCH_DATABASE_URL" -qc "CREATE DATABASE $db"
-    base=${BENCH_DATABASE_URL%/*}
-    identity_db="$base/$db"; core_db="$base/$db"; store="PostgreSQL"
-else
-    identity_db="sqlite://$work/identity.db"; core_db="sqlite://$work/core-api.db"; store="SQLite"
-fi
+bench_start
+bench_store gh_flood
 
 export RUST_LOG=warn
 KEYS_DIR="$work/keys" "$bin/identity" keys init >/dev/null
 IDENTITY_ADDR=127.0.0.1:18181 ISSUER=http://127.0.0.1:18181 DATABASE_URL="$identity_db" KEYS_DIR="$work/keys" \
     DEV_MAILBOX=true "$bin/identity" >"$work/identity.log" 2>&1 & pids+=($!)
-for _ in $(seq 200); do curl -fs http://127.0.0.1:18181/healthz >/dev/null && break; sleep 0.05; done
+wait_healthy 18181
 CORE_API_ADDR=127.0.0.1:18182 DATABASE_URL="$core_db" ISSUER=http://127.0.0.1:18181 \
     JWKS_URL=http://127.0.0.1:18181/.well-known/jwks.json \
     "$bin/core-api" >"$work/core.log" 2>&1 & pids+=($!)
 EDGE_ADDR=127.0.0.1:18180 PUBLIC_URL=http://127.0.0.1:18180 IDENTITY_URL=http://127.0.0.1:18181 \
     CORE_API_URL=http://127.0.0.1:18182 AUTH_RATE_LIMIT=0 "$bin/edge" >"$work/edge.log" 2>&1 & pids+=($!)
-for port in 18182 18180; do
-    for _ in $(seq 200); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.05; done
-done
+wait_healthy 18182 18180
 
 ua="flood-bench/1.0"
 email="owner-$$@example.com"
 password="correct horse battery"
-curl -fs -A "$ua" -c "$work/jar" -H 'Content-Type: application/json' -H 'Origin: http://127.0.0.1:18180' \
-    -d "{\"name\":\"Owner\",\"email\":\"$email\",\"password\":\"$password\"}" \
-    http://127.0.0.1:18180/api/auth/sign-up/email >/dev/null
-cookie=$(awk '$6 ~ /session_token/ {print $6"="$7}' "$work/jar")
+cookie=$(sign_up 18180 "$email" "$ua" http://127.0.0.1:18180)
 
 # SIGN_INS sequential sign-ins through edge from the owner's browser: "status seconds" lines.
 sign_ins() {
@@ -103,7 +84,4 @@ echo "   flood:  sign-in $(sign_ins | summarise)"
 echo "   flood:  proxied $(proxied_p99 5s)"
 wait $flood
 echo "   flood itself: $(grep -E 'Requests/sec' "$work/flood.txt" | tr -s ' '), $(grep -E 'Non-2xx' "$work/flood.txt" | tr -s ' ')"
-if [ -n "${BENCH_DATABASE_URL:-}" ]; then
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; pids=()
-    psql "$BENCH_DATABASE_URL" -qc "DROP DATABASE $db"
-fi
+bench_drop_store
