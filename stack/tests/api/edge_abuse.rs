@@ -133,6 +133,7 @@ struct OnOneClock {
     _edge: stack::Running,
     _core_api: tokio::task::JoinHandle<std::io::Result<()>>,
     _dir: tempfile::TempDir,
+    _postgres: Option<test_support::TestDatabase>,
 }
 
 async fn start_on_one_clock(mut setup: Setup) -> OnOneClock {
@@ -169,6 +170,7 @@ async fn start_on_one_clock(mut setup: Setup) -> OnOneClock {
         _edge: edge,
         _core_api: core_api,
         _dir: setup.dir,
+        _postgres: setup.postgres,
     }
 }
 

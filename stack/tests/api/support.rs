@@ -27,7 +27,8 @@ pub struct Setup {
     pub edge: edge::Config,
     pub clock: Clock,
     pub dir: TempDir,
-    /// The PostgreSQL database both services use, dropped with the test.
+    /// The PostgreSQL database both services use. Dropping it drops the database (connections
+    /// and all): whoever takes the services out of a `Setup` keeps this alive as long.
     pub postgres: Option<TestDatabase>,
 }
 
