@@ -21,7 +21,7 @@ bench_start
 
 export RUST_LOG=warn METRICS_ADDR=
 KEYS_DIR="$work/keys" "$bin/identity" keys init >/dev/null
-IDENTITY_ADDR=127.0.0.1:18181 ISSUER=http://127.0.0.1:18181 DATABASE_URL="sqlite://$work/identity.db" \
+DEV_MAILBOX=true IDENTITY_ADDR=127.0.0.1:18181 ISSUER=http://127.0.0.1:18181 DATABASE_URL="sqlite://$work/identity.db" \
     KEYS_DIR="$work/keys" "$bin/identity" >"$work/identity.log" 2>&1 & pids+=($!)
 wait_healthy 18181
 CORE_API_ADDR=127.0.0.1:18182 DATABASE_URL="sqlite://$work/core-api.db" ISSUER=http://127.0.0.1:18181 \
