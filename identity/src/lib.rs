@@ -447,11 +447,13 @@ impl Server {
             metrics,
             outbox_sampler,
             social_tasks,
+            state,
             ..
         } = self;
         let _metrics = metrics.map(Exposition::spawn);
         let _outbox_sampler = outbox_sampler;
         let served = service_kit::serve::serve(listener, router, serve_options, shutdown).await;
+        state.sessions().leave().await;
         key_watcher.abort();
         social_tasks.iter().for_each(tokio::task::JoinHandle::abort);
         mailer.stop().await;

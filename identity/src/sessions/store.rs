@@ -91,6 +91,14 @@ impl Sessions {
         }
     }
 
+    /// At shutdown, after the last request: a replica stops answering from memory and gives up
+    /// its lease, so the others' changes need not wait for it.
+    pub async fn leave(&self) {
+        if let Some(cluster) = &self.inner.cluster {
+            cluster.leave().await;
+        }
+    }
+
     /// The session rules in force.
     pub fn policy(&self) -> &SessionPolicy {
         &self.inner.policy

@@ -118,6 +118,13 @@ impl Process {
         }
     }
 
+    /// Asks the process to stop as an orchestrator does (SIGTERM).
+    pub fn terminate(&self) {
+        let pid = libc::pid_t::try_from(self.child.id()).expect("a pid");
+        // SAFETY: kill(2) with a pid this test spawned and still owns (not yet reaped).
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+    }
+
     /// Waits for the process to exit by itself (a refusal at start).
     pub async fn exit_status(&mut self) -> std::process::ExitStatus {
         let deadline = Instant::now() + STARTUP;
@@ -147,7 +154,7 @@ pub struct Cluster {
     /// The key directory and the processes' logs; removed with the cluster.
     _dir: TempDir,
     /// Dropped (with its database) after the processes above are killed.
-    _database: TestDatabase,
+    pub database: TestDatabase,
     /// One cluster at a time: six processes and their pools are a lot for one PostgreSQL
     /// (100 connections by default) beside the rest of the suite.
     _turn: tokio::sync::MutexGuard<'static, ()>,
@@ -235,7 +242,7 @@ impl Cluster {
             edge,
             public_url,
             _dir: dir,
-            _database: database,
+            database,
             _turn: turn,
         };
         for identity in &mut cluster.identity {

@@ -176,7 +176,7 @@ async fn every_core_api_replica_refuses_tokens_of_an_ended_session_within_a_seco
 
 #[tokio::test]
 async fn a_token_is_accepted_once_by_one_replica_and_refused_by_both_after() {
-    let Some(cluster) = Cluster::start().await else {
+    let Some(mut cluster) = Cluster::start().await else {
         return;
     };
     let browser = cluster.browser(0);
@@ -200,6 +200,33 @@ async fn a_token_is_accepted_once_by_one_replica_and_refused_by_both_after() {
     // A fresh token of the same session still works at either.
     let fresh = mint(&cluster, 1, &session, "/api/profile").await;
     assert_eq!(call_core(&cluster, 1, &fresh).await.0, 200);
+
+    // A replica stopped as an orchestrator stops it gives up its lease on the way out, so the
+    // other replica's changes no longer wait for its acknowledgement.
+    let database_url = cluster.database.url().to_owned();
+    let live_leases = || async {
+        let pool = sqlx::PgPool::connect(&database_url)
+            .await
+            .expect("database");
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM auth.cache_replicas \
+             WHERE lease_until > CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
+        )
+        .fetch_one(&pool)
+        .await
+        .expect("leases");
+        pool.close().await;
+        count
+    };
+    assert_eq!(live_leases().await, 2);
+    cluster.identity[1].terminate();
+    assert!(cluster.identity[1].exit_status().await.success());
+    assert_eq!(
+        live_leases().await,
+        1,
+        "the stopped replica's lease is gone at once"
+    );
+    assert_eq!(browser.sign_out().await.status(), 200);
 }
 
 #[tokio::test]
