@@ -14,7 +14,9 @@ use ed25519_dalek::{Signer, SigningKey};
 use http::header::COOKIE;
 use http::{HeaderMap, HeaderValue};
 use identity::exchange::ExchangeRequest;
-use shared_claims::{Claims, Jwk, JwkSet, Verifier, VerifierConfig, VerifyError};
+use shared_claims::{
+    Claims, Jwk, JwkSet, ReplayFuture, ReplayStore, Verifier, VerifierConfig, VerifyError,
+};
 
 /// One fuzz target: takes the fuzzer's bytes, panics only when an invariant breaks.
 pub type Target = fn(&[u8]);
@@ -57,13 +59,30 @@ pub fn fixture() -> &'static Fixture {
         let signing = SigningKey::from_bytes(&FUZZ_KEY_SEED);
         let jwk = Jwk::ed25519(signing.verifying_key().as_bytes());
         let kid = jwk.kid.clone().unwrap_or_default();
-        let verifier = Verifier::with_keys(verifier_config(), JwkSet { keys: vec![jwk] });
+        let verifier = fuzz_verifier(JwkSet { keys: vec![jwk] });
         Fixture {
             signing,
             kid,
             verifier,
         }
     })
+}
+
+/// A verifier over `keys` that judges every input on its own: single use (DESIGN §15) would make
+/// one input pass once and fail after, which AFL reads as instability (the `jti` store has its own
+/// tests in shared-claims).
+fn fuzz_verifier(keys: JwkSet) -> Verifier {
+    Verifier::with_keys(verifier_config(), keys)
+        .with_replay_store(std::sync::Arc::new(EveryUseFirst))
+}
+
+/// A `jti` store for which every use is the first.
+struct EveryUseFirst;
+
+impl ReplayStore for EveryUseFirst {
+    fn first_use<'a>(&'a self, _: &'a str, _: i64, _: i64) -> ReplayFuture<'a> {
+        Box::pin(std::future::ready(Ok(true)))
+    }
 }
 
 fn verifier_config() -> VerifierConfig {
@@ -144,7 +163,7 @@ pub fn verifier(data: &[u8]) {
                 jwk.kid.as_deref() == Some(fixture.kid())
                     && jwk.x == URL_SAFE_NO_PAD.encode(fixture.signing.verifying_key().as_bytes())
             });
-            let verifier = Verifier::with_keys(verifier_config(), keys);
+            let verifier = fuzz_verifier(keys);
             let token = fixture.sign(&fixture.header(), &valid_claims());
             let verified = verify(&verifier, &token);
             assert!(
