@@ -242,21 +242,38 @@ fn observed(hasher: &Hasher, keyring: &KeyRing, clock: &Clock) -> IdentityMetric
 /// How often `gatehouse_mail_outbox_pending` is recounted (a scrape cannot wait on the store).
 const OUTBOX_SAMPLE_INTERVAL: Duration = Duration::from_secs(5);
 
-/// Recounts the mail waiting in the outbox every [`OUTBOX_SAMPLE_INTERVAL`] until dropped.
-fn sample_outbox(pool: AnyPool, metrics: IdentityMetrics) -> service_kit::metrics::Serving {
-    let sampling = async move {
-        let mut ticks = tokio::time::interval(OUTBOX_SAMPLE_INTERVAL);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+/// How often idle lockout counters are pruned.
+const LOCKOUT_PRUNE_INTERVAL: Duration = Duration::from_secs(10 * 60);
+
+/// The store's upkeep until dropped: recounts the mail waiting in the outbox every
+/// [`OUTBOX_SAMPLE_INTERVAL`], and every [`LOCKOUT_PRUNE_INTERVAL`] deletes the lockout counters
+/// of addresses nobody has tried for [`lockout::IDLE_COUNTER_RETENTION`] (an attacker's made-up
+/// addresses would otherwise stay for ever).
+fn upkeep(pool: AnyPool, metrics: IdentityMetrics, clock: Clock) -> service_kit::metrics::Serving {
+    let retention = i64::try_from(lockout::IDLE_COUNTER_RETENTION.as_millis()).unwrap_or(i64::MAX);
+    let running = async move {
+        let mut sample = tokio::time::interval(OUTBOX_SAMPLE_INTERVAL);
+        sample.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut prune = tokio::time::interval(LOCKOUT_PRUNE_INTERVAL);
+        prune.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            ticks.tick().await;
-            match mail::pending_count(&pool).await {
-                Ok(pending) => metrics.mail_outbox_pending().set(pending),
-                Err(error) => tracing::warn!(%error, "cannot count the mail outbox"),
+            tokio::select! {
+                _ = sample.tick() => match mail::pending_count(&pool).await {
+                    Ok(pending) => metrics.mail_outbox_pending().set(pending),
+                    Err(error) => tracing::warn!(%error, "cannot count the mail outbox"),
+                },
+                _ = prune.tick() => {
+                    let now = clock.now_millis();
+                    match lockout::prune(&pool, now, now.saturating_sub(retention)).await {
+                        Ok(pruned) => tracing::debug!(pruned, "idle lockout counters pruned"),
+                        Err(error) => tracing::warn!(%error, "cannot prune the lockout counters"),
+                    }
+                }
             }
         }
     };
     tokio::spawn(tracing::Instrument::instrument(
-        sampling,
+        running,
         service_kit::telemetry::service_span("identity"),
     ))
     .into()
@@ -343,8 +360,8 @@ pub struct Server {
     mailer: Mailer,
     state: AppState,
     metrics: Option<Exposition>,
-    /// Keeps `gatehouse_mail_outbox_pending` current while serving.
-    outbox_sampler: service_kit::metrics::Serving,
+    /// Keeps `gatehouse_mail_outbox_pending` current and prunes idle lockout counters.
+    upkeep: service_kit::metrics::Serving,
     /// Social providers' discovery retries and JWKS refreshes.
     social_tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -388,7 +405,11 @@ impl Server {
             .with_context(|| format!("METRICS_ADDR {}: cannot listen", config.metrics_addr))?;
         let key_watcher = service_kit::telemetry::service_span("identity")
             .in_scope(|| keyring.spawn_watcher(KEY_WATCH_INTERVAL));
-        let outbox_sampler = sample_outbox(state.pool().clone(), state.metrics().clone());
+        let upkeep = upkeep(
+            state.pool().clone(),
+            state.metrics().clone(),
+            state.clock().clone(),
+        );
         let social_tasks = state.social().start().await;
         let keyring = keyring.clone();
         let serve_options = ServeOptions {
@@ -406,7 +427,7 @@ impl Server {
             mailer,
             state,
             metrics,
-            outbox_sampler,
+            upkeep,
             social_tasks,
         })
     }
@@ -445,13 +466,13 @@ impl Server {
             serve_options,
             mailer,
             metrics,
-            outbox_sampler,
+            upkeep,
             social_tasks,
             state,
             ..
         } = self;
         let _metrics = metrics.map(Exposition::spawn);
-        let _outbox_sampler = outbox_sampler;
+        let _upkeep = upkeep;
         let served = service_kit::serve::serve(listener, router, serve_options, shutdown).await;
         state.sessions().leave().await;
         key_watcher.abort();
