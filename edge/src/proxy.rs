@@ -16,7 +16,7 @@ use crate::body::{body_failure, declared_over_limit, stream_limited};
 use crate::browser::{client_ip, user_agent};
 use crate::error::EdgeError;
 use crate::identity::{ExchangeRequest, ExchangeVerdict};
-use crate::origin::{check_origin, Endpoint};
+use crate::origin::Endpoint;
 use crate::AppState;
 
 /// Serves `/api/<path>` (all but `/api/auth/*`) on behalf of the signed-in browser.
@@ -33,12 +33,7 @@ pub async fn proxy_to_core_api(
         .ok_or(EdgeError::Unauthorized)?;
 
     // 2. Only the public origin may change state.
-    check_origin(
-        &parts.method,
-        &parts.headers,
-        &state.public_origin,
-        Endpoint::Other,
-    )?;
+    state.public_origin.check(&parts, Endpoint::Other)?;
 
     // 3. Where the request goes. The token is bound to this exact path.
     let target = core_api_url(&state.core_api_base, &parts.uri)?;
