@@ -1,6 +1,6 @@
 //! identity's internal API as edge calls it: one pooled client, endpoint URLs built once, typed
-//! requests and answers, and the mapping of identity's failures to `EdgeError`. The token
-//! exchange itself is sent by `proxy` (the hot path) through `http` and `token_url`.
+//! requests and answers, and the mapping of identity's failures to `EdgeError`; the token
+//! exchange of the hot path answers a typed verdict (`exchange`).
 //! Never logs a token or a password.
 
 use std::time::Duration;
@@ -15,8 +15,10 @@ use url::Url;
 use crate::cookie::CookieToken;
 use crate::error::EdgeError;
 
+mod exchange;
 mod wire;
 
+pub use exchange::{ExchangeRequest, ExchangeVerdict};
 pub use wire::*;
 use wire::{LinkToken, ResetLinkCheck, SignOut};
 
@@ -26,8 +28,8 @@ const READINESS_TIMEOUT: Duration = Duration::from_secs(1);
 /// The client for identity's internal API.
 #[derive(Debug)]
 pub struct IdentityClient {
-    pub(crate) http: reqwest::Client,
-    pub(crate) token_url: Url,
+    http: reqwest::Client,
+    token_url: Url,
     sign_up_url: Url,
     sign_in_url: Url,
     session_url: Url,

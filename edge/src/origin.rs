@@ -3,6 +3,7 @@
 //! browser to. Plain functions over headers and strings: no I/O, no axum types.
 
 use http::header::{COOKIE, ORIGIN, REFERER};
+use http::request::Parts;
 use http::{HeaderMap, Method};
 use url::Url;
 
@@ -16,6 +17,11 @@ pub struct PublicOrigin {
 }
 
 impl PublicOrigin {
+    /// [`check_origin`] for a request's method and headers.
+    pub fn check(&self, request: &Parts, endpoint: Endpoint) -> Result<(), OriginRejection> {
+        check_origin(&request.method, &request.headers, self, endpoint)
+    }
+
     /// Derives the origin from the public URL; anything but an http(s) URL with a host is refused.
     pub fn from_public_url(public_url: &str) -> Result<Self, ConfigError> {
         let url = http_url("PUBLIC_URL", public_url)?;

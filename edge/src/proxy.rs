@@ -7,23 +7,17 @@ use axum::body::Body;
 use axum::body::HttpBody;
 use axum::extract::{Request, State};
 use axum::response::Response;
-use http::header::{AUTHORIZATION, CONNECTION, CONTENT_TYPE, SET_COOKIE};
-use http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
-use serde::Deserialize;
+use http::header::{AUTHORIZATION, CONNECTION, SET_COOKIE};
+use http::{Extensions, HeaderMap, HeaderName, HeaderValue, Uri};
 use service_kit::observe::RequestContext;
 use url::Url;
 
 use crate::body::{body_failure, declared_over_limit, stream_limited};
 use crate::browser::{client_ip, user_agent};
-use crate::cookie::CookieToken;
 use crate::error::EdgeError;
-use crate::origin::{check_origin, Endpoint};
+use crate::identity::{ExchangeRequest, ExchangeVerdict};
+use crate::origin::Endpoint;
 use crate::AppState;
-
-const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
-const SESSION_TOKEN_TYPE: &str = "urn:gatehouse:token-type:session";
-const AUDIENCE: &str = "core-api";
-const FORM: HeaderValue = HeaderValue::from_static("application/x-www-form-urlencoded");
 
 /// Serves `/api/<path>` (all but `/api/auth/*`) on behalf of the signed-in browser.
 pub async fn proxy_to_core_api(
@@ -39,12 +33,7 @@ pub async fn proxy_to_core_api(
         .ok_or(EdgeError::Unauthorized)?;
 
     // 2. Only the public origin may change state.
-    check_origin(
-        &parts.method,
-        &parts.headers,
-        &state.public_origin,
-        Endpoint::Other,
-    )?;
+    state.public_origin.check(&parts, Endpoint::Other)?;
 
     // 3. Where the request goes. The token is bound to this exact path.
     let target = core_api_url(&state.core_api_base, &parts.uri)?;
@@ -58,44 +47,23 @@ pub async fn proxy_to_core_api(
     // 5. Exchange the session for a token bound to this method and path (identity checks the
     //    session, its binding and expiry; edge only relays the verdict).
     let client_ip = client_ip(&parts.extensions)?;
-    let form = exchange_form(
+    let exchange = ExchangeRequest {
         session,
-        &parts.method,
-        target.path(),
-        &client_ip,
-        user_agent(&parts.headers),
-    );
-    let timer = state.metrics.identity_latency().start_timer();
-    let answer = state
+        method: &parts.method,
+        path: target.path(),
+        client_ip: &client_ip,
+        user_agent: user_agent(&parts.headers),
+    };
+    let issued = match state
         .identity
-        .http
-        .post(state.identity.token_url.clone())
-        .headers(trace_headers(&parts.extensions))
-        .header(CONTENT_TYPE, FORM)
-        .body(form)
-        .send()
-        .await
-        .map_err(EdgeError::from_identity)?;
-    let status = answer.status();
-    let answer = answer.bytes().await.map_err(EdgeError::from_identity)?;
-    timer.observe_duration();
-    let issued = match status {
-        StatusCode::OK => Issued::parse(&answer)?,
-        StatusCode::BAD_REQUEST if oauth_error(&answer) == "invalid_grant" => {
+        .exchange(&exchange, trace_headers(&parts.extensions))
+        .await?
+    {
+        ExchangeVerdict::Issued(issued) => issued,
+        ExchangeVerdict::SessionRejected => {
             return Err(EdgeError::SessionRejected {
                 clear_cookie: state.cookie.clear(),
             });
-        }
-        status if status.is_client_error() => {
-            let error = oauth_error(&answer);
-            return Err(EdgeError::identity_contract(format!(
-                "token exchange answered {status} {error}"
-            )));
-        }
-        status => {
-            return Err(EdgeError::IdentityUnavailable(
-                format!("token exchange answered {status}").into(),
-            ));
         }
     };
     // Sliding expiry moved the session's end: the cookie must follow it (DESIGN §3).
@@ -116,7 +84,7 @@ pub async fn proxy_to_core_api(
     //    body's.
     let headers = forward_headers(
         &parts.headers,
-        issued.bearer()?,
+        issued.access_token.into_header(),
         trace_headers(&parts.extensions),
     );
     let timer = state.metrics.core_api_latency().start_timer();
@@ -161,65 +129,6 @@ fn core_api_url(base: &str, uri: &Uri) -> Result<Url, EdgeError> {
         return Err(EdgeError::NotFound);
     }
     Ok(url)
-}
-
-/// The RFC 8693 exchange form (DESIGN §5).
-fn exchange_form(
-    session: CookieToken<'_>,
-    method: &Method,
-    path: &str,
-    client_ip: &str,
-    user_agent: &str,
-) -> String {
-    let mut form = form_urlencoded::Serializer::new(String::with_capacity(384));
-    form.append_pair("grant_type", GRANT_TYPE)
-        .append_pair("subject_token", session.expose_secret())
-        .append_pair("subject_token_type", SESSION_TOKEN_TYPE)
-        .append_pair("audience", AUDIENCE)
-        .append_pair("request_method", method.as_str())
-        .append_pair("request_path", path)
-        .append_pair("client_ip", client_ip)
-        .append_pair("user_agent", user_agent);
-    form.finish()
-}
-
-/// identity's successful exchange answer, as much of it as edge uses.
-#[derive(Deserialize)]
-struct Issued<'a> {
-    #[serde(borrow)]
-    access_token: std::borrow::Cow<'a, str>,
-    /// Present when this exchange extended the session: the cookie's new Max-Age.
-    #[serde(default)]
-    session_expires_in: Option<u64>,
-}
-
-impl<'a> Issued<'a> {
-    fn parse(answer: &'a [u8]) -> Result<Issued<'a>, EdgeError> {
-        serde_json::from_slice(answer)
-            .map_err(|err| EdgeError::identity_contract(format!("token exchange answer: {err}")))
-    }
-
-    /// `Bearer <access_token>`.
-    fn bearer(&self) -> Result<HeaderValue, EdgeError> {
-        let mut value = String::with_capacity(7 + self.access_token.len());
-        value.push_str("Bearer ");
-        value.push_str(&self.access_token);
-        let mut header = HeaderValue::try_from(value)
-            .map_err(|_| EdgeError::identity_contract("access token is not a header value"))?;
-        header.set_sensitive(true);
-        Ok(header)
-    }
-}
-
-/// The `error` of an RFC 6749 error answer, or `""`.
-fn oauth_error(answer: &[u8]) -> String {
-    #[derive(Deserialize)]
-    struct OAuthError {
-        error: String,
-    }
-    serde_json::from_slice::<OAuthError>(answer)
-        .map(|e| e.error)
-        .unwrap_or_default()
 }
 
 /// The request id and a `traceparent` for one call to an upstream (a new span id per hop).
@@ -383,34 +292,5 @@ mod tests {
         ] {
             assert!(core_api_url(base, &Uri::from_static(bad)).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn the_exchange_form_binds_method_path_and_client() {
-        let token = CookieToken::parse("tok_en-1").unwrap();
-        let form = exchange_form(
-            token,
-            &Method::DELETE,
-            "/api/orders/1",
-            "10.0.0.1",
-            "Mozilla/5.0 (X11)",
-        );
-        let pairs: Vec<(String, String)> = form_urlencoded::parse(form.as_bytes())
-            .into_owned()
-            .collect();
-        let get = |k: &str| {
-            pairs
-                .iter()
-                .find(|(key, _)| key == k)
-                .map(|(_, v)| v.as_str())
-        };
-        assert_eq!(get("grant_type"), Some(GRANT_TYPE));
-        assert_eq!(get("subject_token"), Some("tok_en-1"));
-        assert_eq!(get("subject_token_type"), Some(SESSION_TOKEN_TYPE));
-        assert_eq!(get("audience"), Some("core-api"));
-        assert_eq!(get("request_method"), Some("DELETE"));
-        assert_eq!(get("request_path"), Some("/api/orders/1"));
-        assert_eq!(get("client_ip"), Some("10.0.0.1"));
-        assert_eq!(get("user_agent"), Some("Mozilla/5.0 (X11)"));
     }
 }

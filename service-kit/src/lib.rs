@@ -8,7 +8,6 @@ pub mod db;
 pub mod duration;
 pub mod error_body;
 pub mod healthcheck;
-pub mod html;
 pub mod metrics;
 pub mod observe;
 pub mod serve;

@@ -14,10 +14,12 @@ use serde_json::{json, Map, Value};
 
 use super::input::{ChangePasswordInput, DeleteUserInput, RevokeSessionInput, UpdateUserInput};
 use super::{require_safe_callback, session_cookie_and_handle};
+use crate::body::Encodings;
 use crate::browser::{client_ip, user_agent};
 use crate::cookie::CookieToken;
 use crate::error::EdgeError;
 use crate::identity::{self, session_handle, SessionLookup};
+use crate::origin::Endpoint;
 use crate::AppState;
 
 /// The signed-in browser behind a request, as identity needs to know it.
@@ -79,16 +81,18 @@ pub(super) fn unless_session_refused(state: &AppState) -> impl Fn(EdgeError) -> 
     }
 }
 
-/// A state-changing request's parts and JSON body: the origin is checked first, then that there
-/// is a session cookie at all, then the body (JSON only, within the limit, empty meaning `{}`).
-pub(super) async fn state_change(
+/// A state-changing request's parts and its body as `parse` reads it: the origin is checked
+/// first, then that there is a session cookie at all, then the body (JSON only, within the
+/// limit, empty meaning `{}`).
+pub(super) async fn state_change<T>(
     state: &AppState,
     request: Request,
-) -> Result<(Parts, Map<String, Value>), EdgeError> {
-    let (parts, body) = super::origin_checked(state, request)?;
+    parse: impl FnOnce(Map<String, Value>) -> Result<T, EdgeError>,
+) -> Result<(Parts, T), EdgeError> {
+    let (parts, body) = super::origin_checked(state, request, Endpoint::Other)?;
     session_cookie(state, &parts.headers)?;
-    let object = super::json_object(&parts, body).await?;
-    Ok((parts, object))
+    let object = super::read_object(&parts, body, Encodings::Json).await?;
+    Ok((parts, parse(object)?))
 }
 
 /// `{"status": true}`, optionally clearing the cookie.
@@ -129,8 +133,7 @@ pub async fn revoke_session(
     State(state): State<AppState>,
     request: Request,
 ) -> Result<Response, EdgeError> {
-    let (parts, body) = state_change(&state, request).await?;
-    let input = RevokeSessionInput::from_body(body)?;
+    let (parts, input) = state_change(&state, request, RevokeSessionInput::from_body).await?;
     let caller = SignedInBrowser::of(&state, &parts)?;
     let revoked = state
         .identity
@@ -151,7 +154,7 @@ pub async fn revoke_sessions(
     State(state): State<AppState>,
     request: Request,
 ) -> Result<Response, EdgeError> {
-    let (parts, _) = state_change(&state, request).await?;
+    let (parts, _) = state_change(&state, request, Ok).await?;
     let caller = SignedInBrowser::of(&state, &parts)?;
     state
         .identity
@@ -166,7 +169,7 @@ pub async fn revoke_other_sessions(
     State(state): State<AppState>,
     request: Request,
 ) -> Result<Response, EdgeError> {
-    let (parts, _) = state_change(&state, request).await?;
+    let (parts, _) = state_change(&state, request, Ok).await?;
     let caller = SignedInBrowser::of(&state, &parts)?;
     state
         .identity
@@ -183,8 +186,7 @@ pub async fn change_password(
     State(state): State<AppState>,
     request: Request,
 ) -> Result<Response, EdgeError> {
-    let (parts, body) = state_change(&state, request).await?;
-    let input = ChangePasswordInput::from_body(body)?;
+    let (parts, input) = state_change(&state, request, ChangePasswordInput::from_body).await?;
     let caller = SignedInBrowser::of(&state, &parts)?;
     let changed = state
         .identity
@@ -218,8 +220,7 @@ pub async fn update_user(
     State(state): State<AppState>,
     request: Request,
 ) -> Result<Response, EdgeError> {
-    let (parts, body) = state_change(&state, request).await?;
-    let input = UpdateUserInput::from_body(body)?;
+    let (parts, input) = state_change(&state, request, UpdateUserInput::from_body).await?;
     let caller = SignedInBrowser::of(&state, &parts)?;
     state
         .identity
@@ -241,8 +242,7 @@ pub async fn delete_user(
     State(state): State<AppState>,
     request: Request,
 ) -> Result<Response, EdgeError> {
-    let (parts, body) = state_change(&state, request).await?;
-    let input = DeleteUserInput::from_body(body)?;
+    let (parts, input) = state_change(&state, request, DeleteUserInput::from_body).await?;
     require_safe_callback(input.callback_url.as_deref(), &state.public_origin)?;
     let caller = SignedInBrowser::of(&state, &parts)?;
     state

@@ -14,9 +14,10 @@ use serde_json::{json, Value};
 
 use super::input::{RequestResetInput, ResetPasswordInput, SendVerificationInput};
 use super::require_safe_callback;
+use crate::body::Encodings;
 use crate::error::EdgeError;
 use crate::identity;
-use crate::origin::is_safe_callback;
+use crate::origin::{is_safe_callback, Endpoint};
 use crate::AppState;
 
 /// A token longer than this cannot be one of identity's (they are 43 characters).
@@ -154,8 +155,8 @@ async fn json_state_change(
     state: &AppState,
     request: Request,
 ) -> Result<(Parts, serde_json::Map<String, Value>), EdgeError> {
-    let (parts, body) = super::origin_checked(state, request)?;
-    let object = super::json_object(&parts, body).await?;
+    let (parts, body) = super::origin_checked(state, request, Endpoint::Other)?;
+    let object = super::read_object(&parts, body, Encodings::Json).await?;
     Ok((parts, object))
 }
 

@@ -11,8 +11,9 @@ mod mail_flows;
 pub(crate) mod social;
 
 use axum::extract::{Request, State};
+use axum::handler::Handler;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, post};
+use axum::routing::{any, get, post, MethodRouter};
 use axum::{Json, Router};
 use http::header::{CACHE_CONTROL, LOCATION, SET_COOKIE};
 use http::request::Parts;
@@ -25,50 +26,35 @@ use crate::body::{parse_object, read_limited, Encodings, AUTH_BODY_LIMIT};
 use crate::browser::{client_ip, user_agent};
 use crate::error::EdgeError;
 use crate::identity::{self, session_handle, IssuedSecret};
-use crate::origin::{check_origin, is_safe_callback, Endpoint, PublicOrigin};
+use crate::origin::{is_safe_callback, Endpoint, PublicOrigin};
 use crate::AppState;
 
 /// The `/api/auth/*` routes but the [`rate_limited_routes`]; anything else under `/api/auth` is
 /// `404` with an empty body.
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route(
-            "/api/auth/get-session",
-            get(get_session).fallback(not_found),
-        )
-        .route("/api/auth/sign-out", post(sign_out).fallback(not_found))
-        .route("/api/auth/ok", get(ok).fallback(not_found))
-        .route(
-            "/api/auth/list-sessions",
-            get(account::list_sessions).fallback(not_found),
-        )
+        .route("/api/auth/get-session", get_only(get_session))
+        .route("/api/auth/sign-out", post_only(sign_out))
+        .route("/api/auth/ok", get_only(ok))
+        .route("/api/auth/list-sessions", get_only(account::list_sessions))
         .route(
             "/api/auth/revoke-session",
-            post(account::revoke_session).fallback(not_found),
+            post_only(account::revoke_session),
         )
         .route(
             "/api/auth/revoke-sessions",
-            post(account::revoke_sessions).fallback(not_found),
+            post_only(account::revoke_sessions),
         )
         .route(
             "/api/auth/revoke-other-sessions",
-            post(account::revoke_other_sessions).fallback(not_found),
+            post_only(account::revoke_other_sessions),
         )
-        .route(
-            "/api/auth/update-user",
-            post(account::update_user).fallback(not_found),
-        )
-        .route(
-            "/api/auth/delete-user",
-            post(account::delete_user).fallback(not_found),
-        )
-        .route(
-            "/api/auth/verify-email",
-            get(mail_flows::verify_email).fallback(not_found),
-        )
+        .route("/api/auth/update-user", post_only(account::update_user))
+        .route("/api/auth/delete-user", post_only(account::delete_user))
+        .route("/api/auth/verify-email", get_only(mail_flows::verify_email))
         .route(
             "/api/auth/reset-password/{token}",
-            get(mail_flows::reset_password_link).fallback(not_found),
+            get_only(mail_flows::reset_password_link),
         )
         .merge(social::routes())
         .route("/api/auth", any(not_found))
@@ -80,29 +66,23 @@ pub fn routes() -> Router<AppState> {
 /// (DESIGN §14), social sign-in's start among them.
 pub fn rate_limited_routes() -> Router<AppState> {
     Router::new()
-        .route(
-            "/api/auth/sign-up/email",
-            post(sign_up_email).fallback(not_found),
-        )
-        .route(
-            "/api/auth/sign-in/email",
-            post(sign_in_email).fallback(not_found),
-        )
+        .route("/api/auth/sign-up/email", post_only(sign_up_email))
+        .route("/api/auth/sign-in/email", post_only(sign_in_email))
         .route(
             "/api/auth/change-password",
-            post(account::change_password).fallback(not_found),
+            post_only(account::change_password),
         )
         .route(
             "/api/auth/send-verification-email",
-            post(mail_flows::send_verification_email).fallback(not_found),
+            post_only(mail_flows::send_verification_email),
         )
         .route(
             "/api/auth/request-password-reset",
-            post(mail_flows::request_password_reset).fallback(not_found),
+            post_only(mail_flows::request_password_reset),
         )
         .route(
             "/api/auth/reset-password",
-            post(mail_flows::reset_password).fallback(not_found),
+            post_only(mail_flows::reset_password),
         )
         .merge(social::rate_limited_routes())
 }
@@ -112,16 +92,8 @@ async fn sign_up_email(
     State(state): State<AppState>,
     request: Request,
 ) -> Result<Response, EdgeError> {
-    let (parts, body) = request.into_parts();
-    check_origin(
-        &parts.method,
-        &parts.headers,
-        &state.public_origin,
-        Endpoint::LoginForm,
-    )?;
-    let bytes = read_limited(&parts.headers, body, AUTH_BODY_LIMIT).await?;
-    let input =
-        SignUpInput::from_body(parse_object(&parts.headers, &bytes, Encodings::JsonOrForm)?)?;
+    let (parts, body) = origin_checked(&state, request, Endpoint::LoginForm)?;
+    let input = SignUpInput::from_body(read_object(&parts, body, Encodings::JsonOrForm).await?)?;
     require_safe_callback(input.callback_url.as_deref(), &state.public_origin)?;
 
     let client_ip = client_ip(&parts.extensions)?;
@@ -177,16 +149,8 @@ async fn sign_in_email(
     State(state): State<AppState>,
     request: Request,
 ) -> Result<Response, EdgeError> {
-    let (parts, body) = request.into_parts();
-    check_origin(
-        &parts.method,
-        &parts.headers,
-        &state.public_origin,
-        Endpoint::LoginForm,
-    )?;
-    let bytes = read_limited(&parts.headers, body, AUTH_BODY_LIMIT).await?;
-    let input =
-        SignInInput::from_body(parse_object(&parts.headers, &bytes, Encodings::JsonOrForm)?)?;
+    let (parts, body) = origin_checked(&state, request, Endpoint::LoginForm)?;
+    let input = SignInInput::from_body(read_object(&parts, body, Encodings::JsonOrForm).await?)?;
     let location = require_safe_callback(input.callback_url.as_deref(), &state.public_origin)?;
 
     let client_ip = client_ip(&parts.extensions)?;
@@ -300,15 +264,8 @@ fn signed_out(state: &AppState, clear_cookie: bool) -> Response {
 
 /// `POST /sign-out`: revokes the session if a cookie is present and always clears the cookie.
 async fn sign_out(State(state): State<AppState>, request: Request) -> Result<Response, EdgeError> {
-    let (parts, body) = request.into_parts();
-    check_origin(
-        &parts.method,
-        &parts.headers,
-        &state.public_origin,
-        Endpoint::Other,
-    )?;
-    let bytes = read_limited(&parts.headers, body, AUTH_BODY_LIMIT).await?;
-    let input = SignOutInput::from_body(parse_object(&parts.headers, &bytes, Encodings::Json)?)?;
+    let (parts, body) = origin_checked(&state, request, Endpoint::Other)?;
+    let input = SignOutInput::from_body(read_object(&parts, body, Encodings::Json).await?)?;
     require_safe_callback(input.callback_url.as_deref(), &state.public_origin)?;
 
     let clear = [(SET_COOKIE, state.cookie.clear())];
@@ -322,28 +279,36 @@ async fn sign_out(State(state): State<AppState>, request: Request) -> Result<Res
     Ok((clear, Json(json!({ "success": true }))).into_response())
 }
 
-/// The first step of every state-changing auth request: only the public origin may make it.
+/// The first step of every state-changing auth request: only the public origin may make it
+/// (by the rules for `endpoint`).
 fn origin_checked(
     state: &AppState,
     request: Request,
+    endpoint: Endpoint,
 ) -> Result<(Parts, axum::body::Body), EdgeError> {
     let (parts, body) = request.into_parts();
-    check_origin(
-        &parts.method,
-        &parts.headers,
-        &state.public_origin,
-        Endpoint::Other,
-    )?;
+    state.public_origin.check(&parts, endpoint)?;
     Ok((parts, body))
 }
 
-/// A state-changing request's JSON object body: JSON only, within the limit, empty meaning `{}`.
-async fn json_object(
+/// An auth request's object body: within the limit, in one of `encodings`, empty meaning `{}`.
+async fn read_object(
     parts: &Parts,
     body: axum::body::Body,
+    encodings: Encodings,
 ) -> Result<serde_json::Map<String, Value>, EdgeError> {
     let bytes = read_limited(&parts.headers, body, AUTH_BODY_LIMIT).await?;
-    parse_object(&parts.headers, &bytes, Encodings::Json)
+    parse_object(&parts.headers, &bytes, encodings)
+}
+
+/// `handler` for `POST`; any other method is `404` with an empty body, as Better-Auth answers.
+fn post_only<H: Handler<T, AppState>, T: 'static>(handler: H) -> MethodRouter<AppState> {
+    post(handler).fallback(not_found)
+}
+
+/// `handler` for `GET`; any other method is `404` with an empty body, as Better-Auth answers.
+fn get_only<H: Handler<T, AppState>, T: 'static>(handler: H) -> MethodRouter<AppState> {
+    get(handler).fallback(not_found)
 }
 
 /// `GET /ok`.

@@ -7,7 +7,7 @@
 
 use axum::extract::{Path, RawQuery, Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 use http::header::{CACHE_CONTROL, LOCATION, SET_COOKIE};
 use http::request::Parts;
@@ -16,13 +16,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::account::{state_change, unless_session_refused, SignedInBrowser};
-use super::not_found;
-use crate::body::{read_limited, AUTH_BODY_LIMIT};
+use super::{get_only, not_found, origin_checked, post_only, read_object};
+use crate::body::{read_limited, Encodings, AUTH_BODY_LIMIT};
 use crate::browser::{client_ip, user_agent};
 use crate::cookie::{SessionCookie, STATE_MAX_AGE};
 use crate::error::EdgeError;
 use crate::identity::SessionLookup;
-use crate::origin::{check_origin, is_safe_callback, Endpoint};
+use crate::origin::{is_safe_callback, Endpoint};
 use crate::AppState;
 
 /// Where the browser goes when a callback cannot say better (the error page).
@@ -31,30 +31,18 @@ const ERROR_PAGE: &str = "/api/auth/error";
 /// The social routes that need a session or none, as one block.
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route(
-            "/api/auth/link-social",
-            post(link_social).fallback(not_found),
-        )
+        .route("/api/auth/link-social", post_only(link_social))
         .route(
             "/api/auth/callback/{provider}",
             get(callback).post(form_post_callback).fallback(not_found),
         )
-        .route(
-            "/api/auth/list-accounts",
-            get(list_accounts).fallback(not_found),
-        )
-        .route(
-            "/api/auth/unlink-account",
-            post(unlink_account).fallback(not_found),
-        )
+        .route("/api/auth/list-accounts", get_only(list_accounts))
+        .route("/api/auth/unlink-account", post_only(unlink_account))
 }
 
 /// sign-in/social, behind the per-address limit with the other sign-ins (DESIGN §14).
 pub fn rate_limited_routes() -> Router<AppState> {
-    Router::new().route(
-        "/api/auth/sign-in/social",
-        post(sign_in_social).fallback(not_found),
-    )
+    Router::new().route("/api/auth/sign-in/social", post_only(sign_in_social))
 }
 
 /// The body of sign-in/social and link-social (unknown keys ignored).
@@ -169,15 +157,8 @@ async fn sign_in_social(
     State(state): State<AppState>,
     request: Request,
 ) -> Result<Response, EdgeError> {
-    let (parts, body) = request.into_parts();
-    check_origin(
-        &parts.method,
-        &parts.headers,
-        &state.public_origin,
-        Endpoint::LoginForm,
-    )?;
-    let bytes = read_limited(&parts.headers, body, AUTH_BODY_LIMIT).await?;
-    let object = crate::body::parse_object(&parts.headers, &bytes, crate::body::Encodings::Json)?;
+    let (parts, body) = origin_checked(&state, request, Endpoint::LoginForm)?;
+    let object = read_object(&parts, body, Encodings::Json).await?;
     start(&state, &SocialInput::parse(object)?, None).await
 }
 
@@ -186,8 +167,7 @@ async fn link_social(
     State(state): State<AppState>,
     request: Request,
 ) -> Result<Response, EdgeError> {
-    let (parts, body) = state_change(&state, request).await?;
-    let input = SocialInput::parse(body)?;
+    let (parts, input) = state_change(&state, request, SocialInput::parse).await?;
     let caller = SignedInBrowser::of(&state, &parts)?;
     start(&state, &input, Some(caller.lookup()))
         .await
@@ -379,8 +359,7 @@ async fn unlink_account(
     State(state): State<AppState>,
     request: Request,
 ) -> Result<Response, EdgeError> {
-    let (parts, body) = state_change(&state, request).await?;
-    let input = UnlinkInput::parse(body)?;
+    let (parts, input) = state_change(&state, request, UnlinkInput::parse).await?;
     let caller = SignedInBrowser::of(&state, &parts)?;
     let url = state.identity.endpoint("v1/accounts/unlink")?;
     let answer: Value = state

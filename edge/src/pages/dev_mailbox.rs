@@ -1,13 +1,13 @@
 //! `GET /dev/mailbox` (development only, DESIGN §8): identity's outbox as a page, newest mail
 //! first, with its To, Subject, time, text and clickable links. It exists only while identity
 //! keeps mail for it (`DEV_MAILBOX=true`); otherwise `404`. It is a page like the others: the
-//! same skeleton and, from the pages' router, the same security headers. Every value is
-//! HTML-escaped.
+//! same skeleton and, from the pages' router, the same security headers.
 
 use axum::extract::State;
 use axum::response::Response;
+use maud::{html, Markup};
 
-use super::html::{escape, page};
+use super::html::page;
 use crate::error::EdgeError;
 use crate::identity::OutboxMail;
 use crate::AppState;
@@ -17,36 +17,38 @@ pub async fn dev_mailbox(State(state): State<AppState>) -> Result<Response, Edge
     let Some(outbox) = state.identity.outbox().await? else {
         return Err(EdgeError::NotFound);
     };
-    Ok(page("Development mailbox", &render(&outbox.messages)))
+    Ok(page("Development mailbox", render(&outbox.messages)))
 }
 
 /// The page's main part: one article per mail.
-fn render(mails: &[OutboxMail]) -> String {
-    let mut main = String::from(
-        "<p class=\"notice\">Mail identity keeps instead of sending it (<code>DEV_MAILBOX=true</code>), \
-         newest first. Never run a deployment like this: anyone who reaches this page can use every link.</p>\n",
-    );
-    if mails.is_empty() {
-        main.push_str("<p>No mail yet.</p>\n");
-    }
-    for mail in mails {
-        main.push_str(&format!(
-            "<article class=\"mail\"><dl class=\"facts\"><dt>To</dt><dd class=\"to\">{}</dd><dt>Subject</dt><dd class=\"subject\">{}</dd>\
-             <dt>Time</dt><dd><time datetime=\"{time}\">{time}</time></dd></dl><ul class=\"links\">",
-            escape(&mail.to),
-            escape(&mail.subject),
-            time = escape(&mail.sent_at),
-        ));
-        for link in mail.links.iter().filter(|link| is_web_link(link)) {
-            let link = escape(link);
-            main.push_str(&format!("<li><a href=\"{link}\">{link}</a></li>"));
+fn render(mails: &[OutboxMail]) -> Markup {
+    html! {
+        p class="notice" {
+            "Mail identity keeps instead of sending it (" code { "DEV_MAILBOX=true" } "), newest \
+             first. Never run a deployment like this: anyone who reaches this page can use every link."
         }
-        main.push_str(&format!(
-            "</ul><pre>{}</pre></article>\n",
-            escape(&mail.text)
-        ));
+        "\n"
+        @if mails.is_empty() {
+            p { "No mail yet." }
+            "\n"
+        }
+        @for mail in mails {
+            article class="mail" {
+                dl class="facts" {
+                    dt { "To" } dd class="to" { (mail.to) }
+                    dt { "Subject" } dd class="subject" { (mail.subject) }
+                    dt { "Time" } dd { time datetime=(mail.sent_at) { (mail.sent_at) } }
+                }
+                ul class="links" {
+                    @for link in mail.links.iter().filter(|link| is_web_link(link)) {
+                        li { a href=(link) { (link) } }
+                    }
+                }
+                pre { (mail.text) }
+            }
+            "\n"
+        }
     }
-    main
 }
 
 /// Only http(s) links become clickable (never `javascript:` and the like).
@@ -70,7 +72,7 @@ mod tests {
                 "javascript:alert(1)".into(),
             ],
         }];
-        let page = render(&mails);
+        let page = render(&mails).into_string();
         assert!(
             !page.contains("<script>") && !page.contains("<b>") && !page.contains("<i>"),
             "{page}"

@@ -1,11 +1,10 @@
-//! The page skeleton and form pieces shared by every page, the one HTML escaper they all use,
-//! and the rule for the `next` parameter. Plain functions over strings: no I/O.
+//! The page skeleton and form pieces shared by every page, built with `maud` (every value is
+//! escaped as it is spliced), and the rule for the `next` parameter. Plain functions: no I/O.
 
 use axum::response::{IntoResponse, Response};
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use http::HeaderValue;
-
-pub use service_kit::html::escape_html as escape;
+use maud::{html, Markup, DOCTYPE};
 
 use super::assets::{css_url, js_url};
 use crate::origin::{is_safe_callback, PublicOrigin};
@@ -16,23 +15,9 @@ pub fn safe_next<'a>(next: Option<&'a str>, public: &PublicOrigin) -> Option<&'a
     next.filter(|next| next.starts_with('/') && is_safe_callback(next, public))
 }
 
-/// A complete page: `title` (plain text) and `main` (HTML, already escaped by its builder).
+/// A complete page: `title` (plain text) and its `main` part.
 /// Pages are never cached: they may carry a user's data or a one-time token.
-pub fn page(title: &str, main: &str) -> Response {
-    let body = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title} · Gatehouse</title><link rel=\"stylesheet\" href=\"{css}\">\
-         <script src=\"{js}\" defer></script></head><body>\
-         <header class=\"top\"><a class=\"brand\" href=\"/\">Gatehouse</a><nav aria-label=\"Main\">\
-         <a href=\"/app\">App</a><a href=\"/account\">Account</a><a href=\"/sign-in\">Sign in</a>\
-         </nav></header><main id=\"main\"><h1>{title}</h1>\
-         <noscript><p class=\"notice\">These forms need JavaScript. Pages and links work without it.</p></noscript>\
-         {main}</main></body></html>\n",
-        title = escape(title),
-        css = css_url(),
-        js = js_url(),
-    );
+pub fn page(title: &str, main: Markup) -> Response {
     (
         [
             (
@@ -41,9 +26,42 @@ pub fn page(title: &str, main: &str) -> Response {
             ),
             (CACHE_CONTROL, HeaderValue::from_static("no-store")),
         ],
-        body,
+        skeleton(title, main).into_string(),
     )
         .into_response()
+}
+
+/// The document around a page's `main` part.
+fn skeleton(title: &str, main: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Gatehouse" }
+                link rel="stylesheet" href=(css_url());
+                script src=(js_url()) defer {}
+            }
+            body {
+                header class="top" {
+                    a class="brand" href="/" { "Gatehouse" }
+                    nav aria-label="Main" {
+                        a href="/app" { "App" }
+                        a href="/account" { "Account" }
+                        a href="/sign-in" { "Sign in" }
+                    }
+                }
+                main id="main" {
+                    h1 { (title) }
+                    noscript {
+                        p class="notice" { "These forms need JavaScript. Pages and links work without it." }
+                    }
+                    (main)
+                }
+            }
+        }
+    }
 }
 
 /// One labelled input with its error paragraph linked by `aria-describedby`.
@@ -56,94 +74,104 @@ pub struct Field<'a> {
     pub kind: &'a str,
     /// `autocomplete` token.
     pub autocomplete: &'a str,
-    /// Extra attributes (trusted, written by pages: `minlength="8"`, `value="…"` escaped).
-    pub extra: &'a str,
+    /// The input's initial `value`.
+    pub value: Option<&'a str>,
+    /// `minlength`.
+    pub minlength: Option<u32>,
+    /// `maxlength`.
+    pub maxlength: Option<u32>,
+    /// Whether a checkbox starts `checked`.
+    pub checked: bool,
 }
 
-impl Field<'_> {
-    fn render(&self, form: &str) -> String {
+impl<'a> Field<'a> {
+    /// A field with no value, length limits or check mark.
+    pub fn new(name: &'a str, label: &'a str, kind: &'a str, autocomplete: &'a str) -> Self {
+        Field {
+            name,
+            label,
+            kind,
+            autocomplete,
+            value: None,
+            minlength: None,
+            maxlength: None,
+            checked: false,
+        }
+    }
+
+    fn render(&self, form: &str) -> Markup {
         let id = format!("{form}-{}", self.name);
-        let required = if self.kind == "checkbox" {
-            ""
-        } else {
-            " required"
+        let error_id = format!("{id}-error");
+        let checkbox = self.kind == "checkbox";
+        let input = html! {
+            input id=(id) name=(self.name) type=(self.kind) autocomplete=(self.autocomplete)
+                required[!checkbox] aria-describedby=(error_id) value=[self.value]
+                minlength=[self.minlength] maxlength=[self.maxlength] checked[self.checked];
         };
-        let input = format!(
-            "<input id=\"{id}\" name=\"{name}\" type=\"{kind}\" autocomplete=\"{ac}\"{required} \
-             aria-describedby=\"{id}-error\" {extra}>",
-            name = self.name,
-            kind = self.kind,
-            ac = self.autocomplete,
-            extra = self.extra,
-        );
-        let label = format!("<label for=\"{id}\">{}</label>", escape(self.label));
-        let (first, second) = if self.kind == "checkbox" {
-            (input, label)
-        } else {
-            (label, input)
-        };
-        format!(
-            "<div class=\"field {kind}\">{first}{second}<p class=\"field-error\" id=\"{id}-error\"></p></div>",
-            kind = self.kind
-        )
+        let label = html! { label for=(id) { (self.label) } };
+        html! {
+            div class={ "field " (self.kind) } {
+                @if checkbox { (input) (label) } @else { (label) (input) }
+                p class="field-error" id=(error_id) {}
+            }
+        }
     }
 }
 
-/// A form the script submits as JSON to `api` with `data-*` saying what success does
-/// (`data_attrs`, trusted); `hidden` are extra JSON fields as `(name, value)` pairs (escaped).
+/// What `/static/app.js` does when a form's call succeeds (its `data-*` attributes).
+#[derive(Default)]
+pub struct OnSuccess<'a> {
+    /// Go to this same-origin path.
+    pub next: Option<&'a str>,
+    /// Show this when the account waits for its address to be verified.
+    pub pending: Option<&'a str>,
+    /// Show this in the form's status line.
+    pub done: Option<&'a str>,
+    /// Empty the form.
+    pub reset: bool,
+    /// Reload the page.
+    pub reload: bool,
+}
+
+/// A form the script submits as JSON to `api`, doing `on_success` when it works; `hidden` are
+/// extra JSON fields as `(name, value)` pairs.
 pub fn form(
     id: &str,
     api: &str,
-    data_attrs: &str,
+    on_success: &OnSuccess<'_>,
     fields: &[Field<'_>],
     hidden: &[(&str, &str)],
     submit: &str,
-) -> String {
-    let mut out = format!(
-        "<form id=\"{id}\" method=\"post\" data-api=\"{api}\" {data_attrs} aria-describedby=\"{id}-alert\">\
-         <div class=\"form-error\" role=\"alert\" id=\"{id}-alert\"></div>\
-         <p class=\"form-status\" role=\"status\" id=\"{id}-status\"></p>"
-    );
-    for (name, value) in hidden {
-        out.push_str(&format!(
-            "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
-            escape(name),
-            escape(value)
-        ));
+) -> Markup {
+    let alert_id = format!("{id}-alert");
+    html! {
+        form id=(id) method="post" data-api=(api) data-next=[on_success.next]
+            data-pending=[on_success.pending] data-done=[on_success.done]
+            data-reset=[on_success.reset.then_some("true")]
+            data-reload=[on_success.reload.then_some("true")] aria-describedby=(alert_id) {
+            div class="form-error" role="alert" id=(alert_id) {}
+            p class="form-status" role="status" id={ (id) "-status" } {}
+            @for (name, value) in hidden {
+                input type="hidden" name=(name) value=(value);
+            }
+            @for field in fields {
+                (field.render(id))
+            }
+            button type="submit" { (submit) }
+        }
     }
-    for field in fields {
-        out.push_str(&field.render(id));
-    }
-    out.push_str(&format!(
-        "<button type=\"submit\">{}</button></form>",
-        escape(submit)
-    ));
-    out
 }
 
 /// An email input.
 pub fn email_field(autocomplete: &str) -> Field<'_> {
-    Field {
-        name: "email",
-        label: "Email address",
-        kind: "email",
-        autocomplete,
-        extra: "",
-    }
+    Field::new("email", "Email address", "email", autocomplete)
 }
 
 /// A password input named `name`.
 pub fn password_field<'a>(name: &'a str, label: &'a str, autocomplete: &'a str) -> Field<'a> {
     Field {
-        name,
-        label,
-        kind: "password",
-        autocomplete,
-        extra: if autocomplete == "new-password" {
-            "minlength=\"8\""
-        } else {
-            ""
-        },
+        minlength: (autocomplete == "new-password").then_some(8),
+        ..Field::new(name, label, "password", autocomplete)
     }
 }
 
@@ -152,11 +180,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn escape_neutralises_markup_and_quotes() {
-        assert_eq!(
-            escape("<script>\"x\" & 'y'</script>"),
-            "&lt;script&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/script&gt;"
+    fn the_title_is_escaped() {
+        let html = skeleton("<script>\"x\"</script>", html! {}).into_string();
+        assert!(
+            html.contains("<title>&lt;script&gt;&quot;x&quot;&lt;/script&gt; · Gatehouse</title>")
         );
+        assert!(html.contains("<h1>&lt;script&gt;&quot;x&quot;&lt;/script&gt;</h1>"));
+        assert!(!html.contains("<script>\""));
+    }
+
+    #[test]
+    fn field_values_and_hidden_values_are_escaped() {
+        let html = form(
+            "f",
+            "/api/x",
+            &OnSuccess {
+                done: Some("\"><script>"),
+                ..OnSuccess::default()
+            },
+            &[Field {
+                value: Some("\"><script>alert(1)</script>"),
+                ..Field::new("name", "Name", "text", "name")
+            }],
+            &[("token", "\"><script>")],
+            "<script>",
+        )
+        .into_string();
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(html.contains("value=\"&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;\""));
+        assert!(html.contains("data-done=\"&quot;&gt;&lt;script&gt;\""));
     }
 
     #[test]
@@ -185,11 +237,12 @@ mod tests {
         let html = form(
             "f",
             "/api/auth/x",
-            "",
+            &OnSuccess::default(),
             &[email_field("email")],
             &[("token", "\"><b>")],
             "Go",
-        );
+        )
+        .into_string();
         assert!(html.contains("<label for=\"f-email\">"));
         assert!(html.contains("id=\"f-email\""));
         assert!(html.contains("aria-describedby=\"f-email-error\""));

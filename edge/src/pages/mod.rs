@@ -2,7 +2,8 @@
 //! JavaScript they load. Pages only
 //! render: every form is submitted by `/static/app.js` to the same `/api/auth/*` and `/api/*`
 //! JSON endpoints a Better-Auth frontend uses; no page handler changes state. Every response of
-//! this router carries the security headers below; reflected values are always HTML-escaped.
+//! this router carries the security headers below; pages are built with `maud`, which escapes every
+//! value it splices in.
 
 mod assets;
 mod dev_mailbox;

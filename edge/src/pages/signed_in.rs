@@ -7,9 +7,11 @@ use axum::response::{IntoResponse, Response};
 use http::header::{LOCATION, SET_COOKIE};
 use http::request::Parts;
 use http::{HeaderValue, StatusCode};
+use maud::{html, Markup};
 use serde_json::Value;
 
-use super::html::{escape, form, page, password_field, Field};
+use super::html::{form, page, password_field, Field, OnSuccess};
+use crate::auth_api::social::ProviderLink;
 use crate::browser::{client_ip, user_agent};
 use crate::error::EdgeError;
 use crate::identity::SessionLookup;
@@ -88,90 +90,110 @@ pub async fn account(
         Visit::SignedIn(visitor) => visitor,
         Visit::SignedOut(redirect) => return Ok(redirect),
     };
-    let text = |key: &str| escape(visitor.user[key].as_str().unwrap_or(""));
-    let verified = if visitor.user["emailVerified"] == Value::Bool(true) {
-        "Yes"
-    } else {
-        "Not yet — <a href=\"/verify-email\">send a verification link</a>"
-    };
-    let name_value = format!("value=\"{}\" maxlength=\"200\"", text("name"));
-    let mut main = format!(
-        "<section aria-labelledby=\"profile-h\"><h2 id=\"profile-h\">Profile</h2><dl class=\"facts\">\
-         <dt>Name</dt><dd id=\"profile-name\">{name}</dd><dt>Email</dt><dd>{email}</dd>\
-         <dt>Email verified</dt><dd>{verified}</dd><dt>Member since</dt><dd>{since}</dd></dl></section>",
-        name = text("name"),
-        email = text("email"),
-        since = text("createdAt"),
-    );
-    main.push_str("<section aria-labelledby=\"name-h\"><h2 id=\"name-h\">Change your name</h2>");
-    main.push_str(&form(
-        "name",
-        "/api/auth/update-user",
-        "data-reload=\"true\"",
-        &[Field {
-            name: "name",
-            label: "Name",
-            kind: "text",
-            autocomplete: "name",
-            extra: &name_value,
-        }],
-        &[],
-        "Save name",
-    ));
-    main.push_str("</section><section aria-labelledby=\"password-h\"><h2 id=\"password-h\">Change your password</h2>");
-    main.push_str(&form(
-        "password",
-        "/api/auth/change-password",
-        "data-done=\"Your password was changed.\" data-reset=\"true\"",
-        &[
-            password_field("currentPassword", "Current password", "current-password"),
-            password_field(
-                "newPassword",
-                "New password (at least 8 characters)",
-                "new-password",
-            ),
-            Field {
-                name: "revokeOtherSessions",
-                label: "Sign out my other devices",
-                kind: "checkbox",
-                autocomplete: "off",
-                extra: "",
-            },
-        ],
-        &[],
-        "Change password",
-    ));
-    main.push_str("</section>");
-    main.push_str(&super::social::linked_accounts(
-        &crate::auth_api::social::providers(&state).await,
-        page_error(&parts).as_deref(),
-    ));
-    main.push_str(
-        "<section aria-labelledby=\"sessions-h\"><h2 id=\"sessions-h\">Where you are signed in</h2>\
-         <div class=\"form-error\" role=\"alert\" id=\"sessions-alert\"></div>\
-         <ul id=\"sessions\" class=\"sessions\" data-load=\"sessions\" aria-live=\"polite\"><li>Loading…</li></ul>\
-         <div class=\"actions\"><button type=\"button\" id=\"sign-out\" data-post=\"/api/auth/sign-out\" data-next=\"/sign-in\">Sign out</button>\
-         <button type=\"button\" id=\"sign-out-everywhere\" data-post=\"/api/auth/revoke-sessions\" data-next=\"/sign-in\">Sign out everywhere</button></div></section>\
-         <section aria-labelledby=\"delete-h\" class=\"danger\"><h2 id=\"delete-h\">Delete your account</h2>\
-         <p>This removes your account and signs you out everywhere. It cannot be undone.</p>",
-    );
-    main.push_str(&form(
-        "delete",
-        "/api/auth/delete-user",
-        "data-next=\"/\"",
-        &[password_field(
-            "password",
-            "Your password, to confirm",
-            "current-password",
-        )],
-        &[],
-        "Delete my account",
-    ));
-    main.push_str("</section>");
+    let providers = crate::auth_api::social::providers(&state).await;
+    let main = account_main(&visitor.user, &providers, page_error(&parts).as_deref());
     Ok(with_cookie(
-        page("Your account", &main),
+        page("Your account", main),
         visitor.refreshed_cookie,
     ))
+}
+
+/// `/account`'s main part for `user` (Better-Auth JSON).
+fn account_main(user: &Value, providers: &[ProviderLink], error: Option<&str>) -> Markup {
+    let text = |key: &str| user[key].as_str().unwrap_or("");
+    html! {
+        section aria-labelledby="profile-h" {
+            h2 id="profile-h" { "Profile" }
+            dl class="facts" {
+                dt { "Name" } dd id="profile-name" { (text("name")) }
+                dt { "Email" } dd { (text("email")) }
+                dt { "Email verified" }
+                dd {
+                    @if user["emailVerified"] == Value::Bool(true) {
+                        "Yes"
+                    } @else {
+                        "Not yet — " a href="/verify-email" { "send a verification link" }
+                    }
+                }
+                dt { "Member since" } dd { (text("createdAt")) }
+            }
+        }
+        section aria-labelledby="name-h" {
+            h2 id="name-h" { "Change your name" }
+            (form(
+                "name",
+                "/api/auth/update-user",
+                &OnSuccess {
+                    reload: true,
+                    ..OnSuccess::default()
+                },
+                &[Field {
+                    value: Some(text("name")),
+                    maxlength: Some(200),
+                    ..Field::new("name", "Name", "text", "name")
+                }],
+                &[],
+                "Save name",
+            ))
+        }
+        section aria-labelledby="password-h" {
+            h2 id="password-h" { "Change your password" }
+            (form(
+                "password",
+                "/api/auth/change-password",
+                &OnSuccess {
+                    done: Some("Your password was changed."),
+                    reset: true,
+                    ..OnSuccess::default()
+                },
+                &[
+                    password_field("currentPassword", "Current password", "current-password"),
+                    password_field(
+                        "newPassword",
+                        "New password (at least 8 characters)",
+                        "new-password",
+                    ),
+                    Field::new(
+                        "revokeOtherSessions",
+                        "Sign out my other devices",
+                        "checkbox",
+                        "off",
+                    ),
+                ],
+                &[],
+                "Change password",
+            ))
+        }
+        (super::social::linked_accounts(providers, error))
+        section aria-labelledby="sessions-h" {
+            h2 id="sessions-h" { "Where you are signed in" }
+            div class="form-error" role="alert" id="sessions-alert" {}
+            ul id="sessions" class="sessions" data-load="sessions" aria-live="polite" { li { "Loading…" } }
+            div class="actions" {
+                button type="button" id="sign-out" data-post="/api/auth/sign-out" data-next="/sign-in" { "Sign out" }
+                button type="button" id="sign-out-everywhere" data-post="/api/auth/revoke-sessions" data-next="/sign-in" { "Sign out everywhere" }
+            }
+        }
+        section aria-labelledby="delete-h" class="danger" {
+            h2 id="delete-h" { "Delete your account" }
+            p { "This removes your account and signs you out everywhere. It cannot be undone." }
+            (form(
+                "delete",
+                "/api/auth/delete-user",
+                &OnSuccess {
+                    next: Some("/"),
+                    ..OnSuccess::default()
+                },
+                &[password_field(
+                    "password",
+                    "Your password, to confirm",
+                    "current-password",
+                )],
+                &[],
+                "Delete my account",
+            ))
+        }
+    }
 }
 
 /// The `?error=` a failed link-social sent the browser back with.
@@ -191,27 +213,81 @@ pub async fn app_page(
         Visit::SignedIn(visitor) => visitor,
         Visit::SignedOut(redirect) => return Ok(redirect),
     };
-    let main = "<div class=\"form-error\" role=\"alert\" id=\"app-alert\"></div>\
-        <section aria-labelledby=\"profile-h\"><h2 id=\"profile-h\">Your profile</h2>\
-        <dl class=\"facts\" id=\"profile\" data-load=\"profile\" aria-live=\"polite\"><dt>Status</dt><dd>Loading…</dd></dl></section>\
-        <section aria-labelledby=\"products-h\"><h2 id=\"products-h\">Products</h2>\
-        <ul id=\"products\" class=\"products\" data-load=\"products\"><li>Loading…</li></ul>\
-        <h3>Place an order</h3>\
-        <form id=\"order\" method=\"post\" data-api=\"/api/orders\" data-orders=\"true\" data-done=\"Order placed.\" aria-describedby=\"order-alert\">\
-        <div class=\"form-error\" role=\"alert\" id=\"order-alert\"></div><p class=\"form-status\" role=\"status\" id=\"order-status\"></p>\
-        <div class=\"field\"><label for=\"order-product_id\">Product</label>\
-        <select id=\"order-product_id\" name=\"product_id\" required aria-describedby=\"order-product_id-error\"></select>\
-        <p class=\"field-error\" id=\"order-product_id-error\"></p></div>\
-        <div class=\"field\"><label for=\"order-quantity\">Quantity (1–100)</label>\
-        <input id=\"order-quantity\" name=\"quantity\" type=\"number\" min=\"1\" max=\"100\" value=\"1\" required aria-describedby=\"order-quantity-error\">\
-        <p class=\"field-error\" id=\"order-quantity-error\"></p></div>\
-        <button type=\"submit\">Place order</button></form></section>\
-        <section aria-labelledby=\"orders-h\"><h2 id=\"orders-h\">Your orders</h2>\
-        <table class=\"orders\"><thead><tr><th scope=\"col\">Placed</th><th scope=\"col\">Product</th>\
-        <th scope=\"col\">Quantity</th><th scope=\"col\">Total</th><th scope=\"col\">Status</th></tr></thead>\
-        <tbody id=\"orders\" data-load=\"orders\" aria-live=\"polite\"><tr><td colspan=\"5\">Loading…</td></tr></tbody></table></section>";
+    let main = html! {
+        div class="form-error" role="alert" id="app-alert" {}
+        section aria-labelledby="profile-h" {
+            h2 id="profile-h" { "Your profile" }
+            dl class="facts" id="profile" data-load="profile" aria-live="polite" {
+                dt { "Status" } dd { "Loading…" }
+            }
+        }
+        section aria-labelledby="products-h" {
+            h2 id="products-h" { "Products" }
+            ul id="products" class="products" data-load="products" { li { "Loading…" } }
+            h3 { "Place an order" }
+            form id="order" method="post" data-api="/api/orders" data-orders="true"
+                data-done="Order placed." aria-describedby="order-alert" {
+                div class="form-error" role="alert" id="order-alert" {}
+                p class="form-status" role="status" id="order-status" {}
+                div class="field" {
+                    label for="order-product_id" { "Product" }
+                    select id="order-product_id" name="product_id" required
+                        aria-describedby="order-product_id-error" {}
+                    p class="field-error" id="order-product_id-error" {}
+                }
+                div class="field" {
+                    label for="order-quantity" { "Quantity (1–100)" }
+                    input id="order-quantity" name="quantity" type="number" min="1" max="100"
+                        value="1" required aria-describedby="order-quantity-error";
+                    p class="field-error" id="order-quantity-error" {}
+                }
+                button type="submit" { "Place order" }
+            }
+        }
+        section aria-labelledby="orders-h" {
+            h2 id="orders-h" { "Your orders" }
+            table class="orders" {
+                thead {
+                    tr {
+                        th scope="col" { "Placed" }
+                        th scope="col" { "Product" }
+                        th scope="col" { "Quantity" }
+                        th scope="col" { "Total" }
+                        th scope="col" { "Status" }
+                    }
+                }
+                tbody id="orders" data-load="orders" aria-live="polite" {
+                    tr { td colspan="5" { "Loading…" } }
+                }
+            }
+        }
+    };
     Ok(with_cookie(
         page("Your app", main),
         visitor.refreshed_cookie,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_profile_is_escaped() {
+        let user = json!({
+            "name": "\"><script>alert(1)</script>",
+            "email": "<script>@example.com",
+            "emailVerified": false,
+            "createdAt": "2025-01-01T00:00:00.000Z",
+        });
+        let html = account_main(&user, &[], None).into_string();
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(html.contains(
+            "<dd id=\"profile-name\">&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;</dd>"
+        ));
+        assert!(html.contains("value=\"&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;\""));
+        assert!(html.contains("<dd>&lt;script&gt;@example.com</dd>"));
+        assert!(html.contains("Not yet — <a href=\"/verify-email\">"));
+    }
 }

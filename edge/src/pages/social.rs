@@ -4,15 +4,18 @@
 //! The buttons are wired by `/static/app.js`, which posts to sign-in/social or link-social and
 //! follows the provider URL they answer.
 
+use std::borrow::Cow;
+
 use axum::extract::Query;
 use axum::response::Response;
+use maud::{html, Markup};
 use serde::Deserialize;
 
-use super::html::{escape, page};
+use super::html::page;
 use crate::auth_api::social::ProviderLink;
 
-/// A social callback's `?error=` code, in words (unknown codes are named, escaped).
-pub fn error_in_words(code: &str) -> String {
+/// A social callback's `?error=` code, in words (unknown codes are named).
+pub fn error_in_words(code: &str) -> Cow<'static, str> {
     let words = match code {
         "account_not_linked" => {
             "An account with this email address already exists, and it could not be linked to \
@@ -44,25 +47,18 @@ pub fn error_in_words(code: &str) -> String {
         }
         "oauth_provider_not_found" => "This sign-in provider is not configured.",
         "unable_to_create_user" => "Your account could not be created. Try again.",
-        _ => {
-            return format!(
-                "Signing in with the provider failed (reason: {}).",
-                escape(code)
-            )
-        }
+        _ => return format!("Signing in with the provider failed (reason: {code}).").into(),
     };
-    words.to_owned()
+    words.into()
 }
 
 /// The error paragraph for a page's `?error=`, or nothing.
-pub fn error_message(code: Option<&str>) -> String {
-    code.map(|code| {
-        format!(
-            "<p class=\"message error\" role=\"alert\" id=\"social-error\">{}</p>",
-            error_in_words(code)
-        )
-    })
-    .unwrap_or_default()
+pub fn error_message(code: Option<&str>) -> Markup {
+    html! {
+        @if let Some(code) = code {
+            p class="message error" role="alert" id="social-error" { (error_in_words(code)) }
+        }
+    }
 }
 
 /// "Continue with <name>" buttons; after the provider, the browser returns to `next` (a new
@@ -72,46 +68,38 @@ pub fn continue_buttons(
     next: &str,
     new_user_next: &str,
     error_page: &str,
-) -> String {
-    if providers.is_empty() {
-        return String::new();
+) -> Markup {
+    html! {
+        @if !providers.is_empty() {
+            section class="social" aria-label="Other ways to continue" {
+                div class="form-error" role="alert" id="social-alert" {}
+                @for provider in providers {
+                    button type="button" class="secondary" data-social=(provider.id)
+                        data-next=(next) data-new-user-next=(new_user_next)
+                        data-error=(error_page) { "Continue with " (provider.name) }
+                }
+            }
+        }
     }
-    let mut out = String::from(
-        "<section class=\"social\" aria-label=\"Other ways to continue\"><div class=\"form-error\" role=\"alert\" id=\"social-alert\"></div>",
-    );
-    for provider in providers {
-        out.push_str(&format!(
-            "<button type=\"button\" class=\"secondary\" data-social=\"{id}\" data-next=\"{next}\" \
-             data-new-user-next=\"{new}\" data-error=\"{error}\">Continue with {name}</button>",
-            id = escape(&provider.id),
-            next = escape(next),
-            new = escape(new_user_next),
-            error = escape(error_page),
-            name = escape(&provider.name),
-        ));
-    }
-    out.push_str("</section>");
-    out
 }
 
 /// `/account`'s linked accounts: the list (loaded by the script) and a "Link" button per
 /// provider (the script hides those already linked).
-pub fn linked_accounts(providers: &[ProviderLink], error: Option<&str>) -> String {
-    let mut out = format!(
-        "<section aria-labelledby=\"accounts-h\"><h2 id=\"accounts-h\">Ways to sign in</h2>{}\
-         <div class=\"form-error\" role=\"alert\" id=\"accounts-alert\"></div>\
-         <ul id=\"accounts\" class=\"sessions\" aria-live=\"polite\"><li>Loading…</li></ul><div class=\"actions\">",
-        error_message(error)
-    );
-    for provider in providers {
-        out.push_str(&format!(
-            "<button type=\"button\" class=\"secondary\" data-link=\"{id}\" data-name=\"{name}\">Link {name}</button>",
-            id = escape(&provider.id),
-            name = escape(&provider.name),
-        ));
+pub fn linked_accounts(providers: &[ProviderLink], error: Option<&str>) -> Markup {
+    html! {
+        section aria-labelledby="accounts-h" {
+            h2 id="accounts-h" { "Ways to sign in" }
+            (error_message(error))
+            div class="form-error" role="alert" id="accounts-alert" {}
+            ul id="accounts" class="sessions" aria-live="polite" { li { "Loading…" } }
+            div class="actions" {
+                @for provider in providers {
+                    button type="button" class="secondary" data-link=(provider.id)
+                        data-name=(provider.name) { "Link " (provider.name) }
+                }
+            }
+        }
     }
-    out.push_str("</div></section>");
-    out
 }
 
 /// `/api/auth/error`'s query.
@@ -123,36 +111,49 @@ pub struct ErrorQuery {
 /// `GET /api/auth/error?error=CODE`: a failed social sign-in, in words.
 pub async fn error_page(Query(query): Query<ErrorQuery>) -> Response {
     let code = query.error.as_deref().unwrap_or("unknown");
-    let main = format!(
-        "{}<p><a href=\"/sign-in\">Back to sign in</a></p>",
-        error_message(Some(code))
-    );
-    page("Sign-in failed", &main)
+    let main = html! {
+        (error_message(Some(code)))
+        p { a href="/sign-in" { "Back to sign in" } }
+    };
+    page("Sign-in failed", main)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn corp() -> ProviderLink {
+        ProviderLink {
+            id: "\"corp\"".into(),
+            name: "<script>Corp</script>".into(),
+        }
+    }
+
     #[test]
     fn known_codes_read_as_sentences_and_unknown_ones_are_escaped() {
         assert!(error_in_words("account_not_linked").contains("already exists"));
-        let odd = error_in_words("<script>");
-        assert!(odd.contains("&lt;script&gt;") && !odd.contains("<script>"));
+        let odd = error_message(Some("<script>\"x\"")).into_string();
+        assert!(odd.contains("(reason: &lt;script&gt;&quot;x&quot;)") && !odd.contains("<script>"));
+        assert!(error_message(None).into_string().is_empty());
     }
 
     #[test]
     fn buttons_escape_provider_names() {
-        let html = continue_buttons(
-            &[ProviderLink {
-                id: "corp".into(),
-                name: "<b>Corp</b>".into(),
-            }],
-            "/app",
-            "/account",
-            "/sign-in",
-        );
-        assert!(html.contains("Continue with &lt;b&gt;Corp&lt;/b&gt;"));
-        assert!(continue_buttons(&[], "/app", "/app", "/sign-in").is_empty());
+        let html = continue_buttons(&[corp()], "/app", "/account", "/sign-in").into_string();
+        assert!(html.contains("data-social=\"&quot;corp&quot;\""));
+        assert!(html.contains("Continue with &lt;script&gt;Corp&lt;/script&gt;"));
+        assert!(!html.contains("<script>"));
+        assert!(continue_buttons(&[], "/app", "/app", "/sign-in")
+            .into_string()
+            .is_empty());
+    }
+
+    #[test]
+    fn linked_accounts_escape_provider_names_and_the_error() {
+        let html = linked_accounts(&[corp()], Some("<script>")).into_string();
+        assert!(html.contains("data-link=\"&quot;corp&quot;\""));
+        assert!(html.contains("data-name=\"&lt;script&gt;Corp&lt;/script&gt;\""));
+        assert!(html.contains("Link &lt;script&gt;Corp&lt;/script&gt;"));
+        assert!(!html.contains("<script>"), "{html}");
     }
 }

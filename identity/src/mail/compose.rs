@@ -1,10 +1,12 @@
 //! The texts of identity's mails and their links, which follow Better-Auth's flow (DESIGN §8):
 //! verification `{PUBLIC_URL}/api/auth/verify-email?token=…&callbackURL=…`, reset
 //! `{PUBLIC_URL}/api/auth/reset-password/<token>?callbackURL=…`; the sign-up notice links the
-//! sign-in and forgot-password pages. Everything put into HTML is escaped.
+//! sign-in and forgot-password pages. The HTML parts are built with `maud`, which escapes every
+//! value it splices in.
+
+use maud::{html, Markup, DOCTYPE};
 
 use super::Mail;
-use service_kit::html::escape_html;
 
 /// Where a verification link lands when no callback was asked for.
 pub const DEFAULT_VERIFY_CALLBACK: &str = "/verify-email";
@@ -80,15 +82,7 @@ pub fn sign_up_notice_mail(public_url: &str, to: &str) -> Mail {
          account. If it was you, sign in:\n\n{sign_in}\n\nor, if you forgot your password, reset it:\n\n{reset}\n\n\
          If it was not you, ignore this mail: nothing has changed.\n"
     );
-    let (sign_in_html, reset_html) = (escape_html(&sign_in), escape_html(&reset));
-    let html = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{SIGN_UP_NOTICE_SUBJECT}</title></head>\
-         <body><p>Hello,</p><p>Someone tried to sign up for Gatehouse with your email address, which already \
-         has an account.</p><p>If it was you: <a href=\"{sign_in_html}\">sign in</a>, or, if you forgot your \
-         password, <a href=\"{reset_html}\">reset it</a>.</p>\
-         <p>Or copy one of these addresses into your browser: {sign_in_html} or {reset_html}</p>\
-         <p>If it was not you, ignore this mail: nothing has changed.</p></body></html>\n"
-    );
+    let html = sign_up_notice_html(&sign_in, &reset).into_string();
     Mail {
         to: to.to_owned(),
         subject: SIGN_UP_NOTICE_SUBJECT.into(),
@@ -117,19 +111,53 @@ pub fn ttl_text(ttl: std::time::Duration) -> String {
     }
 }
 
+/// The HTML part of a mail with one link: a button-like anchor and the address to copy.
 fn html_page(title: &str, intro: &str, link: &str, button: &str, note: &str) -> String {
-    let (title, intro, link, button, note) = (
-        escape_html(title),
-        escape_html(intro),
-        escape_html(link),
-        escape_html(button),
-        escape_html(note),
-    );
-    format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\
-         <body><p>Hello,</p><p>{intro}</p><p><a href=\"{link}\">{button}</a></p>\
-         <p>Or copy this address into your browser: {link}</p><p>{note}</p></body></html>\n"
+    document(
+        title,
+        html! {
+            p { "Hello," }
+            p { (intro) }
+            p { a href=(link) { (button) } }
+            p { "Or copy this address into your browser: " (link) }
+            p { (note) }
+        },
     )
+    .into_string()
+}
+
+/// The sign-up notice's HTML part.
+fn sign_up_notice_html(sign_in: &str, reset: &str) -> Markup {
+    document(
+        SIGN_UP_NOTICE_SUBJECT,
+        html! {
+            p { "Hello," }
+            p {
+                "Someone tried to sign up for Gatehouse with your email address, which already has \
+                 an account."
+            }
+            p {
+                "If it was you: " a href=(sign_in) { "sign in" } ", or, if you forgot your password, "
+                a href=(reset) { "reset it" } "."
+            }
+            p { "Or copy one of these addresses into your browser: " (sign_in) " or " (reset) }
+            p { "If it was not you, ignore this mail: nothing has changed." }
+        },
+    )
+}
+
+/// A mail's HTML document around its `body`.
+fn document(title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                title { (title) }
+            }
+            body { (body) }
+        }
+    }
 }
 
 /// Percent-encodes a query value, leaving unreserved characters and `/` as they are (so the
@@ -180,12 +208,26 @@ mod tests {
 
     #[test]
     fn html_is_escaped() {
-        assert_eq!(
-            escape_html(r#"<a href="x">'&'</a>"#),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
-        );
         let mail = reset_mail("http://h", "a@example.com", "T", "/p?a=<b>", "1 hour");
         assert!(!mail.html.contains("<b>"));
+        let html = html_page(
+            "<script>\"t\"</script>",
+            "<script>",
+            "http://h/\"><script>",
+            "<script>",
+            "'<script>'",
+        );
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(html.contains("<title>&lt;script&gt;&quot;t&quot;&lt;/script&gt;</title>"));
+        assert!(html.contains("href=\"http://h/&quot;&gt;&lt;script&gt;\""));
+    }
+
+    #[test]
+    fn the_sign_up_notice_escapes_its_links() {
+        let html = sign_up_notice_html("http://h/\"><script>", "<script>'x'").into_string();
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(html.contains("href=\"http://h/&quot;&gt;&lt;script&gt;\""));
+        assert!(html.contains(" or &lt;script&gt;'x'</p>"));
     }
 
     #[test]
