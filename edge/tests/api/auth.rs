@@ -16,6 +16,15 @@ fn sign_in_body() -> Value {
     json!({ "email": "ada@example.com", "password": "correct horse battery" })
 }
 
+/// `POST /api/auth/sign-in/email` with `body`.
+async fn sign_in(edge: &TestEdge, body: &Value) -> reqwest::Response {
+    edge.post("/api/auth/sign-in/email")
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn sign_up_sets_the_cookie_and_answers_with_the_handle_not_the_secret() {
     let edge = TestEdge::start().await;
@@ -66,28 +75,14 @@ async fn identity_refusals_are_relayed_unchanged() {
     );
 
     let wrong = json!({ "email": "ada@example.com", "password": "wrong password" });
-    let response = edge
-        .post("/api/auth/sign-in/email")
-        .json(&wrong)
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = json_of(response).await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (401, Some("INVALID_EMAIL_OR_PASSWORD"))
-    );
+    let response = sign_in(&edge, &wrong).await;
+    assert_code(response, 401, "INVALID_EMAIL_OR_PASSWORD").await;
 }
 
 #[tokio::test]
 async fn sign_in_answers_better_auths_shape() {
     let edge = TestEdge::start().await;
-    let response = edge
-        .post("/api/auth/sign-in/email")
-        .json(&sign_in_body())
-        .send()
-        .await
-        .unwrap();
+    let response = sign_in(&edge, &sign_in_body()).await;
     assert_eq!(set_cookies(&response), [PLAIN_COOKIE]);
     assert!(response.headers().get("location").is_none());
     let (status, body) = json_of(response).await;
@@ -104,12 +99,7 @@ async fn sign_in_with_a_callback_redirects_there() {
     for callback in ["/app?tab=orders", "http://127.0.0.1:8080/account"] {
         let mut body = sign_in_body();
         body["callbackURL"] = json!(callback);
-        let response = edge
-            .post("/api/auth/sign-in/email")
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let response = sign_in(&edge, &body).await;
         assert_eq!(response.headers()["location"], callback);
         let (status, body) = json_of(response).await;
         assert_eq!(status, 200);
@@ -157,12 +147,7 @@ async fn https_public_urls_get_a_host_prefixed_secure_cookie() {
     .await;
     let mut body = sign_in_body();
     body["rememberMe"] = json!(false);
-    let response = edge
-        .post("/api/auth/sign-in/email")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let response = sign_in(&edge, &body).await;
     assert_eq!(
         set_cookies(&response),
         [format!(
@@ -218,11 +203,7 @@ async fn signing_in_over_an_old_session_hands_it_to_identity_to_revoke() {
         .send()
         .await
         .unwrap();
-    let (status, body) = json_of(response).await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (403, Some("MISSING_OR_NULL_ORIGIN"))
-    );
+    assert_code(response, 403, "MISSING_OR_NULL_ORIGIN").await;
 }
 
 #[tokio::test]
@@ -237,11 +218,7 @@ async fn login_csrf_by_cross_site_navigation_is_blocked() {
         .send()
         .await
         .unwrap();
-    let (status, body) = json_of(response).await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (403, Some("CROSS_SITE_NAVIGATION_LOGIN_BLOCKED"))
-    );
+    assert_code(response, 403, "CROSS_SITE_NAVIGATION_LOGIN_BLOCKED").await;
     assert_eq!(edge.identity.total(), 0);
 }
 
@@ -263,16 +240,8 @@ async fn bad_bodies_are_refused_with_better_auths_codes() {
         json!({ "code": "BAD_REQUEST", "message": "Invalid JSON in request body" })
     );
 
-    let (status, body) = json_of(
-        send("text/plain", sign_up_body().to_string())
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (415, Some("UNSUPPORTED_MEDIA_TYPE"))
-    );
+    let wrong_type = send("text/plain", sign_up_body().to_string()).await;
+    assert_code(wrong_type.unwrap(), 415, "UNSUPPORTED_MEDIA_TYPE").await;
 
     let no_email = json!({ "name": "Ada", "password": "correct horse battery" }).to_string();
     let (status, body) = json_of(send("application/json", no_email).await.unwrap()).await;
@@ -287,16 +256,8 @@ async fn bad_bodies_are_refused_with_better_auths_codes() {
 
     let mut verified = sign_up_body();
     verified["emailVerified"] = json!(true);
-    let (status, body) = json_of(
-        send("application/json", verified.to_string())
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (400, Some("FIELD_NOT_ALLOWED"))
-    );
+    let not_allowed = send("application/json", verified.to_string()).await;
+    assert_code(not_allowed.unwrap(), 400, "FIELD_NOT_ALLOWED").await;
 
     let huge =
         json!({ "name": "x".repeat(70 * 1024), "email": "a@b.c", "password": "p" }).to_string();

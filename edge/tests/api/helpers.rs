@@ -388,6 +388,15 @@ impl TestEdge {
     pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
         self.request(reqwest::Method::POST, path)
     }
+
+    /// The proxied call: `GET /api/profile` with the session cookie `token`.
+    pub async fn get_profile(&self, token: &str) -> reqwest::Response {
+        self.get("/api/profile")
+            .header("cookie", session_cookie(token))
+            .send()
+            .await
+            .unwrap()
+    }
 }
 
 /// `Cookie` header carrying `token` under the plain-http cookie name.
@@ -412,4 +421,14 @@ pub async fn json_of(response: reqwest::Response) -> (u16, Value) {
     let body =
         serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text:?}"));
     (status, body)
+}
+
+/// Asserts an error answer's status and stable `code`.
+pub async fn assert_code(response: reqwest::Response, status: u16, code: &str) {
+    let (actual, body) = json_of(response).await;
+    assert_eq!(
+        (actual, body["code"].as_str()),
+        (status, Some(code)),
+        "{body}"
+    );
 }

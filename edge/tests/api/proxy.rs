@@ -22,12 +22,7 @@ async fn without_a_cookie_the_call_is_unauthorized_and_identity_is_not_asked() {
 #[tokio::test]
 async fn an_implausible_cookie_counts_as_none() {
     let edge = TestEdge::start().await;
-    let response = edge
-        .get("/api/profile")
-        .header("cookie", session_cookie("not.a%2Ftoken"))
-        .send()
-        .await
-        .unwrap();
+    let response = edge.get_profile("not.a%2Ftoken").await;
     assert_eq!(response.status(), 401);
     assert_eq!(edge.identity.total(), 0);
 }
@@ -169,12 +164,7 @@ async fn a_state_change_forwards_method_and_body_from_the_public_origin() {
 #[tokio::test]
 async fn a_refused_session_is_unauthorized_and_clears_the_cookie() {
     let edge = TestEdge::start().await;
-    let response = edge
-        .get("/api/profile")
-        .header("cookie", session_cookie(REVOKED))
-        .send()
-        .await
-        .unwrap();
+    let response = edge.get_profile(REVOKED).await;
     assert_eq!(response.status(), 401);
     assert_eq!(
         set_cookies(&response),
@@ -187,14 +177,8 @@ async fn a_refused_session_is_unauthorized_and_clears_the_cookie() {
 #[tokio::test]
 async fn another_refusal_from_the_exchange_is_a_bad_gateway() {
     let edge = TestEdge::start().await;
-    let response = edge
-        .get("/api/profile")
-        .header("cookie", session_cookie(BUGGY))
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = json_of(response).await;
-    assert_eq!((status, body["code"].as_str()), (502, Some("BAD_GATEWAY")));
+    let response = edge.get_profile(BUGGY).await;
+    assert_code(response, 502, "BAD_GATEWAY").await;
 }
 
 #[tokio::test]
@@ -204,12 +188,7 @@ async fn identity_not_listening_is_service_unavailable() {
         ..Options::default()
     })
     .await;
-    let response = edge
-        .get("/api/profile")
-        .header("cookie", session_cookie(SECRET))
-        .send()
-        .await
-        .unwrap();
+    let response = edge.get_profile(SECRET).await;
     let (status, body) = json_of(response).await;
     assert_eq!(status, 503);
     assert_eq!(body["code"], "IDENTITY_UNAVAILABLE");
@@ -222,12 +201,7 @@ async fn core_api_not_listening_is_a_bad_gateway() {
         ..Options::default()
     })
     .await;
-    let response = edge
-        .get("/api/profile")
-        .header("cookie", session_cookie(SECRET))
-        .send()
-        .await
-        .unwrap();
+    let response = edge.get_profile(SECRET).await;
     let (status, body) = json_of(response).await;
     assert_eq!(status, 502);
     assert_eq!(
@@ -250,23 +224,10 @@ async fn a_slow_upstream_is_a_gateway_timeout() {
         .send()
         .await
         .unwrap();
-    let (status, body) = json_of(slow_core).await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (504, Some("GATEWAY_TIMEOUT"))
-    );
+    assert_code(slow_core, 504, "GATEWAY_TIMEOUT").await;
 
-    let slow_identity = edge
-        .get("/api/profile")
-        .header("cookie", session_cookie(SLOW))
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = json_of(slow_identity).await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (504, Some("GATEWAY_TIMEOUT"))
-    );
+    let slow_identity = edge.get_profile(SLOW).await;
+    assert_code(slow_identity, 504, "GATEWAY_TIMEOUT").await;
 }
 
 #[tokio::test]
@@ -285,11 +246,7 @@ async fn a_body_over_the_limit_is_refused_before_any_exchange() {
         .send()
         .await
         .unwrap();
-    let (status, body) = json_of(response).await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (413, Some("PAYLOAD_TOO_LARGE"))
-    );
+    assert_code(response, 413, "PAYLOAD_TOO_LARGE").await;
     assert!(edge.identity.calls_to("/v1/token").is_empty());
 }
 

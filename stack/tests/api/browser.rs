@@ -17,7 +17,6 @@ use std::time::Duration;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
-use tokio::time::Instant;
 
 use crate::support::*;
 
@@ -88,24 +87,17 @@ async fn wait_for_driver_then_connect(port: u16, profile: &tempfile::TempDir) ->
         .no_proxy()
         .build()
         .expect("client");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let ready = match http.get(&status_url).send().await {
+    let ready = format!("chromedriver ready on port {port}");
+    test_support::eventually(Duration::from_secs(20), &ready, || async {
+        match http.get(&status_url).send().await {
             Ok(response) => response
                 .json::<serde_json::Value>()
                 .await
                 .is_ok_and(|s| s["value"]["ready"] == true),
             Err(_) => false,
-        };
-        if ready {
-            break;
         }
-        assert!(
-            Instant::now() < deadline,
-            "chromedriver did not become ready on port {port}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await;
     let args = [
         "--headless".to_owned(),
         "--no-sandbox".to_owned(),

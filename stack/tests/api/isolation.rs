@@ -6,229 +6,24 @@
 //! The stores are SQLite files (the compose file's PostgreSQL is not started: DATABASE_URL is the
 //! one variable replaced); SMTP is a real aiosmtpd on the egress network.
 
+mod environment;
+mod topology;
+
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use serde_norway::Value;
+use test_support::eventually;
 
 use crate::compose::compose;
 use crate::lifecycle::binary;
+use environment::{environment, networks_of, port, LISTEN};
+use topology::{address, can_run, curl, host, ip, Topology, HOSTS, NETWORKS};
 
 const DEADLINE: Duration = Duration::from_secs(60);
-
-/// Each compose network is 169.254.<octet>.0/24; its bridge namespace holds .1, services .2….
-const NETWORKS: [(&str, u8); 3] = [("public", 10), ("internal", 20), ("egress", 30)];
-/// A service's host number on every network it joins.
-const HOSTS: [(&str, u8); 3] = [("edge", 2), ("identity", 3), ("core-api", 4)];
-/// The ports the images listen on (docker/Dockerfile's `*_ADDR`).
-const LISTEN: [(&str, &str, u16); 3] = [
-    ("edge", "EDGE_ADDR", 8080),
-    ("identity", "IDENTITY_ADDR", 8081),
-    ("core-api", "CORE_API_ADDR", 8082),
-];
 const SMTP_PORT: u16 = 2525;
-
-fn address(network: &str, service_host: u8) -> Ipv4Addr {
-    let octet = NETWORKS
-        .iter()
-        .find(|(name, _)| *name == network)
-        .expect("a known network")
-        .1;
-    Ipv4Addr::new(169, 254, octet, service_host)
-}
-
-fn host(service: &str) -> u8 {
-    HOSTS
-        .iter()
-        .find(|(name, _)| *name == service)
-        .expect("a known service")
-        .1
-}
-
-fn port(service: &str) -> u16 {
-    LISTEN
-        .iter()
-        .find(|(name, _, _)| *name == service)
-        .expect("a known service")
-        .2
-}
-
-/// Runs `ip ARGS`, panicking with its stderr on failure (the Drop guard still cleans up).
-fn ip(args: &[&str]) {
-    let output = Command::new("ip").args(args).output().expect("ip runs");
-    assert!(
-        output.status.success(),
-        "ip {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-/// The namespaces of one run, deleted (with every process started in them) when dropped.
-struct Topology {
-    prefix: String,
-    namespaces: Vec<String>,
-    children: Vec<Child>,
-}
-
-impl Topology {
-    fn ns(&self, name: &str) -> String {
-        format!("{}-{name}", self.prefix)
-    }
-
-    fn add_namespace(&mut self, name: &str) -> String {
-        let ns = self.ns(name);
-        ip(&["netns", "add", &ns]);
-        self.namespaces.push(ns.clone());
-        ip(&["-n", &ns, "link", "set", "lo", "up"]);
-        ns
-    }
-
-    /// `command` run inside namespace `ns`.
-    fn exec(&self, ns: &str, program: &Path) -> Command {
-        let mut command = Command::new("ip");
-        command.args(["netns", "exec", ns]).arg(program);
-        command
-    }
-
-    /// Whether a TCP connection from `ns` to `addr:port` succeeds (bash's /dev/tcp, 2 s cap).
-    fn can_connect(&self, ns: &str, addr: Ipv4Addr, port: u16) -> bool {
-        Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                ns,
-                "timeout",
-                "2",
-                "bash",
-                "-c",
-                &format!("exec 3<>/dev/tcp/{addr}/{port}"),
-            ])
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success())
-    }
-
-    async fn wait_until_connectable(&mut self, ns: &str, addr: Ipv4Addr, port: u16, what: &str) {
-        let started = Instant::now();
-        while !self.can_connect(ns, addr, port) {
-            for child in &mut self.children {
-                if let Ok(Some(status)) = child.try_wait() {
-                    panic!("a process exited early ({status}) while waiting for {what}");
-                }
-            }
-            assert!(
-                started.elapsed() < DEADLINE,
-                "{what} did not listen on {addr}:{port}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-impl Drop for Topology {
-    fn drop(&mut self) {
-        for child in &mut self.children {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        for ns in &self.namespaces {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
-        }
-    }
-}
-
-/// Whether this test can run: root and `ip`. Otherwise it skips (fails under CI=true).
-fn can_run() -> bool {
-    let uid = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned());
-    let reason = match uid.as_deref() {
-        Ok("0") if Command::new("ip").arg("-V").output().is_ok() => return true,
-        Ok("0") => "the `ip` command (iproute2) is missing".to_owned(),
-        _ => "it needs root to create network namespaces".to_owned(),
-    };
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("the network isolation test cannot run under CI=true: {reason}");
-    }
-    eprintln!("skipping the network isolation test: {reason}");
-    false
-}
-
-/// Compose's interpolation: `${V:-default}` → default, `${V:?message}` and `${V}` → `given[V]`.
-fn interpolate(text: &str, given: &HashMap<&str, String>) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let end = rest[start..]
-            .find('}')
-            .map(|i| start + i)
-            .expect("a closed ${…}");
-        let inner = &rest[start + 2..end];
-        let (name, default) = match inner.split_once(":-") {
-            Some((name, default)) => (name, Some(default)),
-            None => (inner.split_once(":?").map_or(inner, |(name, _)| name), None),
-        };
-        match (given.get(name), default) {
-            (Some(value), _) => out.push_str(value),
-            (None, Some(default)) => out.push_str(default),
-            (None, None) => panic!("the test must give a value for the required ${{{name}}}"),
-        }
-        rest = &rest[end + 1..];
-    }
-    out.push_str(rest);
-    out
-}
-
-/// A service's environment from the compose file: interpolated, service names replaced by their
-/// addresses on the internal network, the image's listen address, and the test's own stores.
-fn environment(
-    service: &Value,
-    given: &HashMap<&str, String>,
-    overrides: &[(&str, String)],
-) -> Vec<(String, String)> {
-    let mut env: Vec<(String, String)> = Vec::new();
-    if let Some(map) = service["environment"].as_mapping() {
-        for (key, value) in map {
-            let (Some(key), Some(value)) = (key.as_str(), value.as_str()) else {
-                continue;
-            };
-            let mut value = interpolate(value, given);
-            for (name, host_number) in HOSTS {
-                value = value.replace(
-                    &format!("//{name}:"),
-                    &format!("//{}:", address("internal", host_number)),
-                );
-            }
-            env.push((key.to_owned(), value));
-        }
-    }
-    for (key, value) in overrides {
-        env.retain(|(existing, _)| existing != key);
-        env.push(((*key).to_owned(), value.clone()));
-    }
-    env
-}
-
-fn networks_of(service: &Value) -> Vec<String> {
-    service["networks"]
-        .as_sequence()
-        .into_iter()
-        .flatten()
-        .filter_map(|n| n.as_str().map(str::to_owned))
-        .collect()
-}
-
-fn curl(topology: &Topology, ns: &str, args: &[&str]) -> Output {
-    let mut command = topology.exec(ns, Path::new("curl"));
-    command.args(["-sS", "--max-time", "20"]).args(args);
-    command.output().expect("curl runs")
-}
 
 #[tokio::test]
 async fn from_the_public_network_only_edge_answers_and_a_proxied_call_works() {
@@ -381,9 +176,8 @@ async fn from_the_public_network_only_edge_answers_and_a_proxied_call_works() {
             .expect("the service starts");
         topology.children.push(child);
         // The service's own healthcheck verb, run in its namespace, says when it is ready.
-        let started = Instant::now();
-        loop {
-            let ok = topology
+        eventually(DEADLINE, &format!("{service} ready"), || {
+            let healthy = topology
                 .exec(&ns, bin)
                 .arg("healthcheck")
                 .env_clear()
@@ -391,15 +185,9 @@ async fn from_the_public_network_only_edge_answers_and_a_proxied_call_works() {
                 .stderr(Stdio::null())
                 .status()
                 .is_ok_and(|s| s.success());
-            if ok {
-                break;
-            }
-            assert!(
-                started.elapsed() < DEADLINE,
-                "{service} did not become ready"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+            std::future::ready(healthy)
+        })
+        .await;
     }
     let identity_env = vec![
         ("DATABASE_URL", sqlite("identity.db")),

@@ -10,6 +10,7 @@ use std::time::Duration;
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use serde_json::json;
+use test_support::{eventually, poll_until};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};
@@ -52,19 +53,17 @@ pub fn free_addr() -> SocketAddr {
 
 /// Polls until something accepts connections on `addr`.
 pub async fn wait_until_listening(addr: SocketAddr, child: &mut Child) {
-    tokio::time::timeout(DEADLINE, async {
-        loop {
-            if TcpStream::connect(addr).await.is_ok() {
-                return;
-            }
+    eventually(
+        DEADLINE,
+        &format!("the service listening on {addr}"),
+        || {
             if let Ok(Some(status)) = child.try_wait() {
                 panic!("the service exited before listening: {status}");
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("the service listens within the deadline");
+            TcpStream::connect(addr)
+        },
+    )
+    .await;
 }
 
 /// One server playing identity (`/healthz`, the token exchange) and core-api (`/api/*`, which
@@ -156,10 +155,8 @@ async fn sigterm_lets_the_request_in_flight_finish_refuses_new_connections_and_e
         .await
         .expect("kill runs");
     assert!(killed.success());
-    let refused = tokio::time::timeout(DEADLINE, async {
-        while TcpStream::connect(addr).await.is_ok() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+    let refused = poll_until(DEADLINE, || async {
+        TcpStream::connect(addr).await.is_err()
     })
     .await;
     assert!(

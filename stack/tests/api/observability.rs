@@ -13,8 +13,6 @@ use std::time::Duration;
 
 /// How long a test waits for a line to be written or a scrape to happen.
 const DEADLINE: Duration = Duration::from_secs(60);
-/// How often it looks again.
-const POLL: Duration = Duration::from_millis(50);
 
 /// `path` if it exists; otherwise `None` with a printed reason, or a failure when `CI=true`.
 fn required(path: PathBuf, why: &str) -> Option<PathBuf> {

@@ -16,7 +16,7 @@ use reqwest::header::LOCATION;
 use reqwest::{Response, Url};
 use serde_json::{json, Value};
 
-use crate::mail::{link_in, outbox, path_of, POLL, VERIFY_SUBJECT};
+use crate::mail::{link_in, outbox, path_of, VERIFY_SUBJECT};
 use crate::support::*;
 
 /// The provider id the tests configure (`SOCIAL_PROVIDERS=test`).
@@ -251,21 +251,14 @@ pub async fn current_user(browser: &Browser) -> Value {
 
 /// Verifies a signed-up user's address with the link from identity's development outbox.
 pub async fn verify_by_mail(stack: &TestStack, browser: &Browser, email: &str) {
-    let deadline = tokio::time::Instant::now() + crate::mail::MAIL_DEADLINE;
-    let mail = loop {
-        let found = outbox(stack)
+    let what = format!("a verification mail for {email}");
+    let mail = test_support::eventually(crate::mail::MAIL_DEADLINE, &what, || async {
+        outbox(stack)
             .await
             .into_iter()
-            .find(|mail| mail["to"] == email && mail["subject"] == VERIFY_SUBJECT);
-        if let Some(mail) = found {
-            break mail;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no verification mail for {email}"
-        );
-        tokio::time::sleep(POLL).await;
-    };
+            .find(|mail| mail["to"] == email && mail["subject"] == VERIFY_SUBJECT)
+    })
+    .await;
     let link = link_in(
         mail["text"].as_str().expect("text"),
         "/api/auth/verify-email?token=",

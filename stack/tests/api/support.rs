@@ -166,6 +166,13 @@ impl TestStack {
             .to_owned()
     }
 
+    /// Exchanges `browser`'s session for a token for `method path`, as edge does for its calls.
+    pub async fn token_for(&self, browser: &Browser, method: &str, path: &str) -> String {
+        let session_token = browser.session_token().expect("the browser is signed in");
+        self.exchange(&session_token, method, path, &browser.user_agent)
+            .await
+    }
+
     /// The raw answer of identity's token endpoint.
     pub async fn exchange_raw(
         &self,
@@ -291,6 +298,12 @@ impl Browser {
             let (name, value) = pair.split_once('=')?;
             (name == SESSION_COOKIE).then(|| value.to_owned())
         })
+    }
+
+    /// Whether get-session shows a session (it answers `null` when signed out).
+    pub async fn is_signed_in(&self) -> bool {
+        let session = self.get("/api/auth/get-session").await;
+        session.text().await.expect("a get-session body") != "null"
     }
 
     /// Sends `GET path` with an explicit session cookie (e.g. one kept from before a sign-out).

@@ -12,14 +12,7 @@ async fn an_independent_jose_library_verifies_identitys_token_against_the_served
         return;
     };
     let alice = stack.signed_in("Alice").await;
-    let token = stack
-        .exchange(
-            &alice.session_token().unwrap(),
-            "GET",
-            "/api/orders",
-            &alice.user_agent,
-        )
-        .await;
+    let token = stack.token_for(&alice, "GET", "/api/orders").await;
 
     let jwks_response = reqwest::get(format!(
         "{}/.well-known/jwks.json",
@@ -67,14 +60,7 @@ async fn an_independent_jose_library_verifies_identitys_token_against_the_served
     assert!(claims["sid"].is_string() && claims["email"].is_string());
     assert_eq!(claims["email_verified"], false);
 
-    let again = stack
-        .exchange(
-            &alice.session_token().unwrap(),
-            "GET",
-            "/api/orders",
-            &alice.user_agent,
-        )
-        .await;
+    let again = stack.token_for(&alice, "GET", "/api/orders").await;
     assert_ne!(
         claims_of(&again)["jti"],
         claims["jti"],
@@ -90,14 +76,7 @@ async fn edge_never_forwards_the_browsers_own_authorization_or_user_id() {
     };
     let alice = stack.signed_in("Alice").await;
     let bob = stack.signed_in("Bob").await;
-    let bob_token = stack
-        .exchange(
-            &bob.session_token().unwrap(),
-            "GET",
-            "/api/profile",
-            &bob.user_agent,
-        )
-        .await;
+    let bob_token = stack.token_for(&bob, "GET", "/api/profile").await;
     let bob_id = claims_of(&bob_token)["sub"].as_str().unwrap().to_owned();
 
     let response = alice

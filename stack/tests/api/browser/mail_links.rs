@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use fantoccini::{Client, Locator};
-use tokio::time::Instant;
 
 use super::{
     click, docs_screenshot, fill, screenshot, stack_for_browser, text_of, wait_for_path,
@@ -24,21 +23,20 @@ async fn follow_mailed_link(client: &Client, public_url: &str, to: &str, subject
     let link = format!(
         "//article[.//dd[@class='to' and text()='{to}'] and .//dd[@class='subject' and text()='{subject}']]//a"
     );
-    let deadline = Instant::now() + MAIL_DEADLINE;
-    loop {
+    let found = test_support::poll_until(MAIL_DEADLINE, || async {
         client
             .goto(&format!("{public_url}/dev/mailbox"))
             .await
             .expect("open the mailbox");
-        if let Ok(anchor) = client.find(Locator::XPath(&link)).await {
-            anchor.click().await.expect("click the mailed link");
-            return;
-        }
-        if Instant::now() >= deadline {
+        client.find(Locator::XPath(&link)).await
+    })
+    .await;
+    match found {
+        Ok(anchor) => anchor.click().await.expect("click the mailed link"),
+        Err(_) => {
             let _ = screenshot(client, "failed-mailbox").await;
             panic!("no mail {subject:?} to {to} in the mailbox");
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

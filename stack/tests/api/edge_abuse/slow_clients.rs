@@ -70,19 +70,18 @@ struct EdgeProcess {
 }
 
 impl EdgeProcess {
-    /// Starts `binary` in front of identity and core-api with `settings` added to its
-    /// environment, and waits for it to say where it listens.
+    /// Starts `binary` in front of `upstreams` with `settings` added to its environment, and
+    /// waits for it to say where it listens.
     async fn start(
         binary: &PathBuf,
-        identity: &str,
-        core_api: &str,
+        upstreams: &Upstreams,
         settings: &[(&str, &str)],
     ) -> EdgeProcess {
         let mut command = Command::new(binary);
         command
             .env("EDGE_ADDR", "127.0.0.1:0")
-            .env("IDENTITY_URL", identity)
-            .env("CORE_API_URL", core_api)
+            .env("IDENTITY_URL", upstreams.identity.url())
+            .env("CORE_API_URL", upstreams.core_api.url())
             .env("PUBLIC_URL", PUBLIC_URL)
             .env("METRICS_ADDR", "")
             .env("RUST_LOG", "info")
@@ -252,8 +251,7 @@ async fn a_thousand_slow_or_oversized_unauthenticated_connections_leave_edge_sma
     };
     let edge = EdgeProcess::start(
         &binary,
-        &upstreams.identity.url(),
-        &upstreams.core_api.url(),
+        &upstreams,
         // Long enough that the slow connections are all still open while memory is measured.
         &[("HEADER_TIMEOUT", "5m"), ("BODY_TIMEOUT", "5m")],
     )
@@ -325,13 +323,7 @@ async fn a_client_that_never_finishes_its_headers_is_cut_off() {
     let Some(upstreams) = upstreams().await else {
         return;
     };
-    let edge = EdgeProcess::start(
-        &binary,
-        &upstreams.identity.url(),
-        &upstreams.core_api.url(),
-        &[("HEADER_TIMEOUT", "500ms")],
-    )
-    .await;
+    let edge = EdgeProcess::start(&binary, &upstreams, &[("HEADER_TIMEOUT", "500ms")]).await;
     let mut stream = TcpStream::connect(edge.addr()).await.expect("edge accepts");
     stream
         .write_all(b"GET /api/auth/ok HTTP/1.1\r\nHost: edge\r\nX-Slow: ")

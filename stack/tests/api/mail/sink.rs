@@ -10,7 +10,7 @@ use serde_json::Value;
 use tempfile::TempDir;
 use test_support::eventually;
 
-use super::{MAIL_DEADLINE, POLL};
+use super::MAIL_DEADLINE;
 
 /// The aiosmtpd handler: every message becomes one JSON line (recipients, subject, decoded
 /// bodies), written with a single call so a reader never sees half a line.
@@ -112,20 +112,17 @@ impl SmtpSink {
             mailbox,
             _dir: dir,
         };
-        let deadline = tokio::time::Instant::now() + MAIL_DEADLINE;
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            if let Ok(Some(status)) = sink.child.try_wait() {
-                panic!("aiosmtpd exited before listening: {status}");
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "aiosmtpd did not listen on {port} in time"
-            );
-            tokio::time::sleep(POLL).await;
-        }
+        eventually(
+            MAIL_DEADLINE,
+            &format!("aiosmtpd listening on {port}"),
+            || {
+                if let Ok(Some(status)) = sink.child.try_wait() {
+                    panic!("aiosmtpd exited before listening: {status}");
+                }
+                tokio::net::TcpStream::connect(("127.0.0.1", port))
+            },
+        )
+        .await;
         Some(sink)
     }
 

@@ -9,9 +9,10 @@ use std::process::Stdio;
 
 use reqwest::header::{HeaderMap, CONTENT_TYPE};
 use serde_json::Value;
+use test_support::poll_until;
 use tokio::io::AsyncWriteExt;
 
-use super::{required_program, samples, total, DEADLINE, POLL};
+use super::{required_program, samples, total, DEADLINE};
 use crate::support::{unique_email, Setup, Store, TestStack, PASSWORD};
 
 /// The families of DESIGN §16, by service.
@@ -388,8 +389,7 @@ async fn poll_query(
     done: impl Fn(&[Value]) -> bool,
 ) -> Vec<Value> {
     let client = reqwest::Client::new();
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    loop {
+    let found = poll_until(DEADLINE, || async {
         let answer = client.get(api).query(&[("query", query)]).send().await;
         let result = match answer {
             Ok(answer) => answer
@@ -399,16 +399,13 @@ async fn poll_query(
                 .and_then(|body| body["data"]["result"].as_array().cloned()),
             Err(_) => None,
         };
-        if let Some(result) = result.filter(|result| done(result)) {
-            return result;
-        }
+        result.filter(|result| done(result))
+    })
+    .await;
+    found.unwrap_or_else(|_| {
         let log = std::fs::read_to_string(log).unwrap_or_default();
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "Prometheus never answered {query} as expected; its log:\n{log}"
-        );
-        tokio::time::sleep(POLL * 4).await;
-    }
+        panic!("Prometheus never answered {query} as expected; its log:\n{log}")
+    })
 }
 
 /// A port nothing listens on now (Prometheus cannot be told to pick one itself).

@@ -8,24 +8,7 @@ use serde_json::json;
 use super::fake_provider::{FakeProvider, Flaw};
 use super::*;
 
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test]
-            async fn $name() {
-                super::$name(crate::support::Store::Sqlite).await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test]
-            async fn $name() {
-                super::$name(crate::support::Store::Postgres).await;
-            })*
-        }
-    };
-}
-
-on_both_stores!(
+test_support::on_both_stores!(
     a_lying_id_token_ends_on_the_error_callback_with_no_session,
     a_tampered_or_missing_state_is_refused,
     a_callback_replayed_from_another_browser_or_twice_signs_no_one_in,
@@ -323,16 +306,13 @@ async fn a_provider_unreachable_at_start_answers_503_until_it_is_found() {
     );
 
     let _provider = FakeProvider::start_on(port, CLIENT_ID).await;
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let (status, _) = start_social(&browser, "/api/auth/sign-in/social", json!({})).await;
-        if status == 200 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the provider was never found"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
+    test_support::eventually(
+        std::time::Duration::from_secs(60),
+        "the provider found",
+        || async {
+            let (status, _) = start_social(&browser, "/api/auth/sign-in/social", json!({})).await;
+            status == 200
+        },
+    )
+    .await;
 }

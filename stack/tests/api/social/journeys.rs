@@ -7,24 +7,7 @@ use serde_json::json;
 
 use super::*;
 
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test]
-            async fn $name() {
-                super::$name(crate::support::Store::Sqlite).await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test]
-            async fn $name() {
-                super::$name(crate::support::Store::Postgres).await;
-            })*
-        }
-    };
-}
-
-on_both_stores!(
+test_support::on_both_stores!(
     a_first_social_sign_in_creates_a_verified_user_with_a_session_that_calls_the_api,
     a_second_social_sign_in_finds_the_same_user_with_a_new_session,
     a_verified_provider_address_links_to_a_verified_account_and_never_to_an_unverified_one,
