@@ -26,22 +26,22 @@ const PAST_ANY_BACKOFF: Duration = Duration::from_secs(11 * 60);
 
 /// One row of identity's `mail_outbox`.
 #[derive(Debug)]
-struct OutboxRow {
-    kind: String,
-    recipient: String,
-    state: String,
-    attempts: i64,
+pub(crate) struct OutboxRow {
+    pub(crate) kind: String,
+    pub(crate) recipient: String,
+    pub(crate) state: String,
+    pub(crate) attempts: i64,
 }
 
 /// identity's outbox table, read from its store.
-struct OutboxTable {
+pub(crate) struct OutboxTable {
     pool: AnyPool,
     table: &'static str,
 }
 
 impl OutboxTable {
     /// Opens the store of a running identity (which has created it).
-    async fn open(database_url: &str) -> OutboxTable {
+    pub(crate) async fn open(database_url: &str) -> OutboxTable {
         sqlx::any::install_default_drivers();
         let pool = AnyPool::connect(database_url)
             .await
@@ -55,7 +55,7 @@ impl OutboxTable {
     }
 
     /// Every row, oldest first.
-    async fn rows(&self) -> Vec<OutboxRow> {
+    pub(crate) async fn rows(&self) -> Vec<OutboxRow> {
         let query = format!(
             "SELECT kind, recipient, state, attempts FROM {} ORDER BY id",
             self.table
@@ -75,7 +75,7 @@ impl OutboxTable {
     }
 
     /// Polls until `done` holds for the rows; returns them.
-    async fn wait_until(&self, what: &str, done: impl Fn(&[OutboxRow]) -> bool) -> Vec<OutboxRow> {
+    pub(crate) async fn wait_until(&self, what: &str, done: impl Fn(&[OutboxRow]) -> bool) -> Vec<OutboxRow> {
         eventually(MAIL_DEADLINE, what, || async {
             let rows = self.rows().await;
             if done(&rows) {
