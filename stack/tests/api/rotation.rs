@@ -13,6 +13,7 @@ use std::time::Duration;
 use identity::keys::{lifecycle, KeyRing, KeyRingConfig, KeysArgs, KeysCommand, Kid};
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, USER_AGENT};
 use serde_json::{json, Value};
+use service_kit::Clock;
 use tokio::time::Instant;
 
 use crate::support::{header_of, unique_email, Setup, Store, PASSWORD};
@@ -46,6 +47,25 @@ async fn short_window_setup() -> Option<Setup> {
 }
 
 /// `identity keys VERB` as an operator would type it, against `dir`, with the short windows.
+/// Rotates `keys_dir` with the default configuration and lead, as an operator would.
+fn rotate(keys_dir: &Path, clock: &Clock) -> lifecycle::Rotated {
+    let config = KeyRingConfig::default();
+    lifecycle::rotate(
+        keys_dir,
+        clock,
+        &config,
+        config.default_lead(),
+        false,
+        "test",
+    )
+    .expect("rotates")
+}
+
+/// The kid in a token's header.
+fn kid_of(token: &str) -> String {
+    header_of(token)["kid"].as_str().expect("a kid").to_owned()
+}
+
 fn keys(dir: &Path, command: KeysCommand) -> KeysArgs {
     KeysArgs {
         keys_dir: dir.to_owned(),
@@ -256,10 +276,7 @@ async fn a_revoked_key_is_refused_by_core_api_within_a_refresh_and_new_calls_suc
     let before = stack
         .exchange(&session, "GET", "/api/profile", &alice.user_agent)
         .await;
-    let old_kid = header_of(&before)["kid"]
-        .as_str()
-        .expect("a kid")
-        .to_owned();
+    let old_kid = kid_of(&before);
     assert_eq!(
         stack
             .core_api_get("/api/profile", bearer(&before))
