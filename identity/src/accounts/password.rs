@@ -192,6 +192,17 @@ mod tests {
         }
     }
 
+    /// A store whose user, with the password `OLD`, is signed in twice: the caller's session
+    /// and another.
+    async fn signed_in_twice(
+        store: Store,
+    ) -> Option<(TestStore, User, SessionToken, SessionToken)> {
+        let store = TestStore::open(store).await?;
+        let user = store.user("ada@example.com", OLD).await;
+        let (mine, other) = (store.sign_in(&user).await, store.sign_in(&user).await);
+        Some((store, user, mine, other))
+    }
+
     fn change(current: &str, sessions_after: SessionsAfterChange) -> PasswordChange {
         PasswordChange {
             current_password: SecretString::from(current.to_owned()),
@@ -201,11 +212,9 @@ mod tests {
     }
 
     async fn a_wrong_current_password_changes_nothing(store: Store) {
-        let Some(store) = TestStore::open(store).await else {
+        let Some((store, user, mine, other)) = signed_in_twice(store).await else {
             return;
         };
-        let user = store.user("ada@example.com", OLD).await;
-        let (mine, other) = (store.sign_in(&user).await, store.sign_in(&user).await);
         let before = store.stored_hash(&user.id).await;
 
         for sessions_after in [
@@ -236,11 +245,9 @@ mod tests {
     }
 
     async fn a_change_revokes_the_other_sessions_and_keeps_the_callers(store: Store) {
-        let Some(store) = TestStore::open(store).await else {
+        let Some((store, user, mine, other)) = signed_in_twice(store).await else {
             return;
         };
-        let user = store.user("ada@example.com", OLD).await;
-        let (mine, other) = (store.sign_in(&user).await, store.sign_in(&user).await);
         let me = caller(&store, &mine).await;
 
         let changed = change_password_of(
@@ -262,11 +269,9 @@ mod tests {
     }
 
     async fn a_change_replacing_all_ends_every_old_session_and_opens_one(store: Store) {
-        let Some(store) = TestStore::open(store).await else {
+        let Some((store, user, mine, other)) = signed_in_twice(store).await else {
             return;
         };
-        let user = store.user("ada@example.com", OLD).await;
-        let (mine, other) = (store.sign_in(&user).await, store.sign_in(&user).await);
         let me = caller(&store, &mine).await;
 
         let changed = change_password_of(

@@ -204,12 +204,24 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::links::issue;
+    use crate::links::{issue, LinkToken};
     use crate::test_store::TestStore;
+    use crate::users::User;
     use test_support::Store;
 
     const OLD: &str = "correct horse battery";
     const HOUR_MS: i64 = 3_600_000;
+
+    /// A store with a user whose password is `OLD`, and a reset token for them valid for an hour.
+    async fn with_reset_token(store: Store) -> Option<(TestStore, User, LinkToken)> {
+        let store = TestStore::open(store).await?;
+        let user = store.user("ada@example.com", OLD).await;
+        let now = store.clock.now_millis();
+        let token = issue(&store.pool, Purpose::ResetPassword, &user.id, now, HOUR_MS)
+            .await
+            .unwrap();
+        Some((store, user, token))
+    }
 
     async fn reset(
         store: &TestStore,
@@ -228,15 +240,10 @@ mod tests {
     }
 
     async fn a_reset_changes_the_password_and_ends_every_session(store: Store) {
-        let Some(store) = TestStore::open(store).await else {
+        let Some((store, user, token)) = with_reset_token(store).await else {
             return;
         };
-        let user = store.user("ada@example.com", OLD).await;
         let (one, two) = (store.sign_in(&user).await, store.sign_in(&user).await);
-        let now = store.clock.now_millis();
-        let token = issue(&store.pool, Purpose::ResetPassword, &user.id, now, HOUR_MS)
-            .await
-            .unwrap();
 
         let done = reset(&store, token.expose_secret(), "a new staple")
             .await
@@ -255,14 +262,9 @@ mod tests {
     }
 
     async fn a_used_token_changes_nothing(store: Store) {
-        let Some(store) = TestStore::open(store).await else {
+        let Some((store, user, token)) = with_reset_token(store).await else {
             return;
         };
-        let user = store.user("ada@example.com", OLD).await;
-        let now = store.clock.now_millis();
-        let token = issue(&store.pool, Purpose::ResetPassword, &user.id, now, HOUR_MS)
-            .await
-            .unwrap();
         reset(&store, token.expose_secret(), "the first new one")
             .await
             .unwrap();
@@ -278,14 +280,9 @@ mod tests {
     }
 
     async fn an_expired_token_changes_nothing(store: Store) {
-        let Some(store) = TestStore::open(store).await else {
+        let Some((store, user, token)) = with_reset_token(store).await else {
             return;
         };
-        let user = store.user("ada@example.com", OLD).await;
-        let now = store.clock.now_millis();
-        let token = issue(&store.pool, Purpose::ResetPassword, &user.id, now, HOUR_MS)
-            .await
-            .unwrap();
         let session = store.sign_in(&user).await;
         store.clock.advance(Duration::from_millis(HOUR_MS as u64));
         let before = store.stored_hash(&user.id).await;
