@@ -9,9 +9,7 @@ async fn a_corrupted_keys_json_leaves_a_running_identity_on_its_last_good_ring()
         return;
     };
     let keys_dir = setup.identity.keys_dir.clone();
-    let stack = setup.start().await;
-    let alice = stack.signed_in("Alice").await;
-    let session = alice.session_token().expect("signed in");
+    let (stack, alice, session) = start_with_alice(setup).await;
     let identity_url = stack.stack.identity.url();
     let served_before = jwks_text(&identity_url).await;
     let kid = header_of(
@@ -120,9 +118,7 @@ async fn a_revocation_with_a_stray_group_readable_pem_in_keys_dir_stops_the_key_
         return;
     };
     let keys_dir = setup.identity.keys_dir.clone();
-    let stack = setup.start().await;
-    let alice = stack.signed_in("Alice").await;
-    let session = alice.session_token().expect("signed in");
+    let (stack, alice, session) = start_with_alice(setup).await;
     let before = stack
         .exchange(&session, "GET", "/api/profile", &alice.user_agent)
         .await;
