@@ -22,6 +22,9 @@ pub mod social;
 pub mod store_lock;
 pub mod users;
 
+#[cfg(test)]
+mod test_store;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -22,13 +22,15 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::ApiError;
 use crate::sessions::{
-    cookie_max_age, is_fresh, Client, LiveSession, Session, SessionJson, SessionToken,
+    cookie_max_age, is_fresh, Client, LiveSession, Session, SessionJson, SessionPolicy,
+    SessionToken,
 };
 use crate::users::{User, UserJson};
 use crate::AppState;
 
 /// Who is calling: the session token behind edge's cookie and the browser presenting it. Every
-/// account endpoint's body carries these three fields (and `/v1/session`'s is exactly this).
+/// account endpoint's body carries these three fields (and `/v1/session`'s is exactly this), and
+/// so do social's endpoints for a signed-in caller.
 #[derive(Deserialize)]
 pub struct Credentials {
     session_token: SecretString,
@@ -37,19 +39,19 @@ pub struct Credentials {
 }
 
 /// A caller whose session checked out.
-struct Caller {
+pub(crate) struct Caller {
     /// The session and its user, as of `now`.
-    live: LiveSession,
+    pub(crate) live: LiveSession,
     /// The browser, as edge reports it.
-    client: Client,
+    pub(crate) client: Client,
     /// The time the session was checked at (ms since the epoch).
-    now: i64,
+    pub(crate) now: i64,
 }
 
 impl Caller {
     /// Sensitive changes need a session signed in less than `SESSION_FRESH_AGE` ago.
-    fn require_fresh(&self, state: &AppState) -> Result<(), ApiError> {
-        if is_fresh(&self.live.session.times, self.now, state.session_policy()) {
+    fn require_fresh(&self, policy: &SessionPolicy) -> Result<(), ApiError> {
+        if is_fresh(&self.live.session.times, self.now, policy) {
             Ok(())
         } else {
             tracing::info!(session_id = %self.live.session.id, "sensitive change refused: session not fresh");
@@ -65,7 +67,10 @@ impl Caller {
 
 /// Authenticates the caller without changing the session (no sliding extension: edge would
 /// have to send the cookie again).
-async fn authenticate(state: &AppState, credentials: &Credentials) -> Result<Caller, ApiError> {
+pub(crate) async fn authenticate(
+    state: &AppState,
+    credentials: &Credentials,
+) -> Result<Caller, ApiError> {
     let client = parse_client(&credentials.client_ip, &credentials.user_agent)?;
     let now = state.clock().now_millis();
     let live = state
@@ -76,13 +81,14 @@ async fn authenticate(state: &AppState, credentials: &Credentials) -> Result<Cal
     Ok(Caller { live, client, now })
 }
 
-fn parse_client(ip: &str, user_agent: &str) -> Result<Client, ApiError> {
+/// The browser as edge reports it; an address that is not one is a validation error.
+pub(crate) fn parse_client(ip: &str, user_agent: &str) -> Result<Client, ApiError> {
     Client::parse(ip, user_agent)
         .ok_or_else(|| ApiError::Validation("[body.client_ip] Invalid IP address.".into()))
 }
 
 /// A new session and its secret token.
-struct NewSession {
+pub(crate) struct NewSession {
     session: Session,
     token: SessionToken,
 }

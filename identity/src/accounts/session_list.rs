@@ -71,7 +71,7 @@ pub async fn list_sessions(
     JsonBody(request): JsonBody<CallerRequest>,
 ) -> Result<Response, ApiError> {
     let caller = authenticate(&state, &request.credentials).await?;
-    caller.require_fresh(&state)?;
+    caller.require_fresh(state.session_policy())?;
     let sessions = state
         .sessions()
         .list_live(&caller.live.user.id, caller.now)
@@ -118,25 +118,7 @@ pub async fn revoke_other_sessions(
     State(state): State<AppState>,
     JsonBody(request): JsonBody<CallerRequest>,
 ) -> Result<Json<Revoked>, ApiError> {
-    let caller = authenticate(&state, &request.credentials).await?;
-    caller.require_fresh(&state)?;
-    let (user_id, keep) = (&caller.live.user.id, &caller.live.session.id);
-    let mut change = state.sessions().begin().await?;
-    let count = change.end_all_but(user_id, keep, caller.now).await?;
-    change.commit().await?;
-    tracing::info!(
-        event = "session.revoked",
-        scope = "others",
-        user_id = %user_id,
-        count,
-        client_ip = %caller.client.ip,
-        user_agent = caller.client.user_agent.as_str(),
-        "other sessions revoked by their user"
-    );
-    Ok(Json(Revoked {
-        status: true,
-        revoked_current: false,
-    }))
+    revoke_many(&state, &request, Scope::Others).await
 }
 
 /// `POST /v1/sessions/revoke-all`: revokes every session of the caller's user, the caller's
@@ -145,24 +127,53 @@ pub async fn revoke_all_sessions(
     State(state): State<AppState>,
     JsonBody(request): JsonBody<CallerRequest>,
 ) -> Result<Json<Revoked>, ApiError> {
-    let caller = authenticate(&state, &request.credentials).await?;
-    caller.require_fresh(&state)?;
+    revoke_many(&state, &request, Scope::All).await
+}
+
+/// Which of the caller's user's sessions a revocation ends.
+#[derive(Clone, Copy)]
+enum Scope {
+    /// All but the caller's own.
+    Others,
+    /// All, the caller's own included.
+    All,
+}
+
+/// Ends the sessions of `scope` for a fresh caller.
+async fn revoke_many(
+    state: &AppState,
+    request: &CallerRequest,
+    scope: Scope,
+) -> Result<Json<Revoked>, ApiError> {
+    let caller = authenticate(state, &request.credentials).await?;
+    caller.require_fresh(state.session_policy())?;
     let user_id = &caller.live.user.id;
     let mut change = state.sessions().begin().await?;
-    let count = change.end_all(user_id, caller.now).await?;
+    let count = match scope {
+        Scope::Others => {
+            change
+                .end_all_but(user_id, &caller.live.session.id, caller.now)
+                .await?
+        }
+        Scope::All => change.end_all(user_id, caller.now).await?,
+    };
     change.commit().await?;
+    let (scope_name, message) = match scope {
+        Scope::Others => ("others", "other sessions revoked by their user"),
+        Scope::All => ("all", "all sessions revoked by their user"),
+    };
     tracing::info!(
         event = "session.revoked",
-        scope = "all",
+        scope = scope_name,
         user_id = %user_id,
         count,
         client_ip = %caller.client.ip,
         user_agent = caller.client.user_agent.as_str(),
-        "all sessions revoked by their user"
+        "{message}"
     );
     Ok(Json(Revoked {
         status: true,
-        revoked_current: true,
+        revoked_current: matches!(scope, Scope::All),
     }))
 }
 

@@ -3,6 +3,8 @@
 use super::*;
 use clap::Parser;
 
+use crate::keys::tests_support;
+
 #[derive(clap::Parser, Debug)]
 struct Cli {
     #[command(flatten)]
@@ -50,23 +52,14 @@ fn list_json_is_an_array_newest_first_with_the_five_fields() {
     let clock = Clock::adjustable();
     let first = lifecycle::init(dir.path(), &clock, "test").expect("init");
     clock.advance(Duration::from_secs(1));
-    let config = KeyRingConfig::default();
-    let second = lifecycle::rotate(
-        dir.path(),
-        &clock,
-        &config,
-        config.default_lead(),
-        false,
-        "test",
-    )
-    .expect("rotate");
+    let second = tests_support::rotate(dir.path(), &clock);
     let out = list(dir.path(), &clock, true)
         .map_err(|_| "list failed")
         .expect("lists");
     let rows: serde_json::Value = serde_json::from_str(&out).expect("JSON");
     let rows = rows.as_array().expect("an array");
     assert_eq!(rows.len(), 2);
-    assert_eq!(rows[0]["kid"], second.kid.as_str());
+    assert_eq!(rows[0]["kid"], second.as_str());
     assert_eq!(rows[0]["state"], "pending");
     assert_eq!(rows[0]["retires_at"], serde_json::Value::Null);
     assert_eq!(rows[1]["kid"], first.as_str());
@@ -183,19 +176,8 @@ fn verify_exits_0_for_a_good_token_and_1_once_it_fails_a_check() {
     let now = clock.now_unix();
     let token = ring
         .sign(&shared_claims::Claims {
-            iss: "http://127.0.0.1:8081".into(),
-            sub: "3f1c7a1e-0000-4000-8000-000000000001".into(),
-            aud: shared_claims::Audience::One("core-api".into()),
-            iat: now,
-            nbf: now,
-            exp: now + 60,
-            jti: "AAAAAAAAAAAAAAAAAAAAAA".into(),
-            sid: "3f1c7a1e-0000-4000-8000-000000000002".into(),
-            client_id: "edge".into(),
-            email: "ada@example.com".into(),
             email_verified: false,
-            htm: "GET".into(),
-            htu: "/api/profile".into(),
+            ..tests_support::claims(now)
         })
         .expect("signs");
     assert_eq!(run(args(dir.path(), &["verify", &token]), &clock), 0);

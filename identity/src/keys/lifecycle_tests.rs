@@ -5,6 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 
 use super::*;
 use crate::keys::store::KeyDir;
+use crate::keys::tests_support;
 
 fn audit_lines(dir: &Path) -> Vec<serde_json::Value> {
     fs::read_to_string(dir.join("audit.log"))
@@ -109,16 +110,7 @@ fn revoking_a_pending_key_makes_no_replacement_and_is_audited_with_its_reason() 
     let clock = Clock::adjustable();
     let config = KeyRingConfig::default();
     init(dir.path(), &clock, "test").expect("init");
-    let pending = rotate(
-        dir.path(),
-        &clock,
-        &config,
-        config.default_lead(),
-        false,
-        "test",
-    )
-    .expect("rotates")
-    .kid;
+    let pending = tests_support::rotate(dir.path(), &clock);
     let revoked = revoke(
         dir.path(),
         &clock,

@@ -21,7 +21,7 @@ pub use cli::{run, KeysArgs, KeysCommand};
 pub use error::KeyError;
 pub use kid::Kid;
 pub use lifecycle::ensure_initialized;
-pub use ring::{KeyRing, KeyRingConfig};
+pub use ring::{KeyRing, KeyRingConfig, Reload};
 pub use schedule::KeyState;
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 
 use std::fmt;
 use std::path::Path;
-use std::sync::{Arc, PoisonError, RwLock, Weak};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -82,6 +82,21 @@ struct Inner {
     current: RwLock<Arc<Loaded>>,
     /// What is wrong with the directory as last read, while the ring serves anyway (`/readyz`).
     problem: RwLock<Option<String>>,
+    /// The directory as [`KeyRing::check_for_change`] last saw it; held while it reloads, so
+    /// checks run one at a time.
+    seen: Mutex<Fingerprint>,
+}
+
+/// What one look at the key directory ([`KeyRing::check_for_change`]) found.
+#[derive(Debug)]
+pub enum Reload {
+    /// Nothing changed since the last look: nothing was read.
+    Unchanged,
+    /// The directory changed and the ring now serves it.
+    Reloaded,
+    /// The directory changed to something invalid: the last good ring serves, with every
+    /// revocation the change carried.
+    Invalid(KeyError),
 }
 
 /// One consistent reading of the directory.
@@ -143,6 +158,7 @@ impl KeyRing {
         let dir = KeyDir::new(dir).group_readable(config.group_readable);
         let loaded = load_listed(&dir)?;
         dir.check_pem_permissions()?;
+        let seen = Mutex::new(loaded.fingerprint.clone());
         let current = RwLock::new(Arc::new(loaded));
         Ok(KeyRing {
             inner: Arc::new(Inner {
@@ -151,6 +167,7 @@ impl KeyRing {
                 clock,
                 current,
                 problem: RwLock::new(None),
+                seen,
             }),
         })
     }
@@ -245,27 +262,40 @@ impl KeyRing {
         });
     }
 
-    /// Polls the directory every `interval` and reloads when it changed; an invalid change is
+    /// One step of the watcher, which tests can take themselves: when the directory's fingerprint
+    /// differs from the one last seen, reloads it. Blocking (it reads files).
+    pub fn check_for_change(&self) -> Reload {
+        let mut seen = self
+            .inner
+            .seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let now = self.inner.dir.fingerprint();
+        if now == *seen {
+            return Reload::Unchanged;
+        }
+        *seen = now;
+        match self.reload() {
+            Ok(()) => Reload::Reloaded,
+            Err(error) => Reload::Invalid(error),
+        }
+    }
+
+    /// Polls the directory every `interval` ([`KeyRing::check_for_change`]); an invalid change is
     /// logged at error level and the last good ring kept. Stops when the last ring is dropped.
     pub fn spawn_watcher(&self, interval: Duration) -> tokio::task::JoinHandle<()> {
         let ring: Weak<Inner> = Arc::downgrade(&self.inner);
-        let mut seen = self.current().fingerprint.clone();
+        let dir = self.inner.dir.path().display().to_string();
         let watching = async move {
             let mut ticker = tokio::time::interval(interval);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 ticker.tick().await;
                 let Some(inner) = ring.upgrade() else { return };
-                let now = inner.dir.fingerprint();
-                if now == seen {
-                    continue;
-                }
-                seen = now;
                 let ring = KeyRing { inner };
-                let dir = ring.inner.dir.path().display().to_string();
-                match tokio::task::spawn_blocking(move || ring.reload()).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(error)) => {
+                match tokio::task::spawn_blocking(move || ring.check_for_change()).await {
+                    Ok(Reload::Unchanged | Reload::Reloaded) => {}
+                    Ok(Reload::Invalid(error)) => {
                         // Logged here once per change; `/readyz` keeps reporting it.
                         tracing::error!(%dir, %error, "invalid change to the key directory; keeping the last good key ring");
                     }

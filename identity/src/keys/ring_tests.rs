@@ -9,33 +9,16 @@ use base64::Engine;
 use ed25519_dalek::pkcs8::DecodePrivateKey;
 use ed25519_dalek::{Signature, SigningKey, Verifier, VerifyingKey};
 use service_kit::Clock;
-use shared_claims::{Audience, Claims, JwkSet};
+use shared_claims::JwkSet;
 use test_support::eventually;
 
 use super::*;
 use crate::keys::lifecycle;
+use crate::keys::tests_support::{self, claims};
 use crate::keys::Kid;
 
 /// How long the watcher may take to notice a change.
 const WITHIN: Duration = Duration::from_secs(5);
-
-fn claims(now: i64) -> Claims {
-    Claims {
-        iss: "http://127.0.0.1:8081".into(),
-        sub: "3f1c7a1e-0000-4000-8000-000000000001".into(),
-        aud: Audience::One("core-api".into()),
-        iat: now,
-        nbf: now,
-        exp: now + 60,
-        jti: "AAAAAAAAAAAAAAAAAAAAAA".into(),
-        sid: "3f1c7a1e-0000-4000-8000-000000000002".into(),
-        client_id: "edge".into(),
-        email: "ada@example.com".into(),
-        email_verified: true,
-        htm: "GET".into(),
-        htu: "/api/profile".into(),
-    }
-}
 
 fn initialized() -> (tempfile::TempDir, Clock, Kid) {
     let dir = tempfile::tempdir().expect("a temp dir");
@@ -161,7 +144,7 @@ fn corrupt_keys_json_fails_to_load_and_a_reload_keeps_the_last_good_ring() {
     let err =
         KeyRing::load(dir.path(), KeyRingConfig::default(), clock.clone()).expect_err("refused");
     assert!(err.to_string().contains("keys.json"), "{err}");
-    assert!(ring.reload().is_err());
+    assert!(matches!(ring.check_for_change(), Reload::Invalid(_)));
     assert_eq!(ring.signing_kid().as_deref(), Some(kid.as_str()));
     verify_with_jwks(
         &ring.sign(&claims(clock.now_unix())).expect("still signs"),
@@ -219,15 +202,7 @@ fn a_revoked_key_leaves_the_jwks_at_once_and_a_fresh_key_signs() {
     let (dir, clock, old) = initialized();
     let ring = load(&dir, &clock);
     let config = KeyRingConfig::default();
-    lifecycle::rotate(
-        dir.path(),
-        &clock,
-        &config,
-        config.default_lead(),
-        false,
-        "test",
-    )
-    .expect("rotates");
+    tests_support::rotate(dir.path(), &clock);
     let revoked = lifecycle::revoke(dir.path(), &clock, &config, &old, "leaked", false, "test")
         .expect("revokes");
     ring.reload().expect("reloads");
@@ -244,15 +219,7 @@ fn a_revoked_key_leaves_the_jwks_at_once_and_a_fresh_key_signs() {
 fn two_rings_over_one_directory_agree_on_the_signer() {
     let (dir, clock, _) = initialized();
     let config = KeyRingConfig::default();
-    lifecycle::rotate(
-        dir.path(),
-        &clock,
-        &config,
-        config.default_lead(),
-        false,
-        "test",
-    )
-    .expect("rotates");
+    tests_support::rotate(dir.path(), &clock);
     let (one, other) = (load(&dir, &clock), load(&dir, &clock));
     assert_eq!(one.signing_kid(), other.signing_kid());
     clock.advance(config.default_lead());
@@ -303,52 +270,14 @@ fn debug_of_the_ring_shows_kids_but_no_key_material() {
 }
 
 #[tokio::test]
-async fn the_watcher_picks_up_a_rotation_and_keeps_the_last_good_ring_through_a_bad_change() {
-    let (dir, clock, old) = initialized();
+async fn the_watcher_takes_the_steps_itself_and_stops_with_the_ring() {
+    let (dir, clock, _) = initialized();
     let ring = load(&dir, &clock);
     let watcher = ring.spawn_watcher(Duration::from_millis(10));
 
-    let config = KeyRingConfig::default();
-    let new = lifecycle::rotate(
-        dir.path(),
-        &clock,
-        &config,
-        config.default_lead(),
-        false,
-        "test",
-    )
-    .expect("rotates")
-    .kid;
+    let new = tests_support::rotate(dir.path(), &clock);
     eventually(WITHIN, "rotation picked up", || async {
         kids(&ring.jwks()).contains(&new.to_string())
-    })
-    .await;
-
-    let pem = dir.path().join(new.pem_file_name());
-    fs::set_permissions(&pem, fs::Permissions::from_mode(0o644)).expect("chmod");
-    let third = lifecycle::rotate(
-        dir.path(),
-        &clock,
-        &config,
-        config.default_lead(),
-        false,
-        "test",
-    )
-    .expect("rotates")
-    .kid;
-    // The watcher polls every 10 ms: over twenty polls it must keep refusing the bad state.
-    for _ in 0..20 {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        assert!(
-            !kids(&ring.jwks()).contains(&third.to_string()),
-            "a bad change is not taken"
-        );
-    }
-    assert_eq!(ring.signing_kid().as_deref(), Some(old.as_str()));
-
-    fs::set_permissions(&pem, fs::Permissions::from_mode(0o600)).expect("chmod back");
-    eventually(WITHIN, "the fixed directory is taken", || async {
-        kids(&ring.jwks()).contains(&third.to_string())
     })
     .await;
 
@@ -356,6 +285,41 @@ async fn the_watcher_picks_up_a_rotation_and_keeps_the_last_good_ring_through_a_
     watcher
         .await
         .expect("the watcher stops once the ring is dropped");
+}
+
+#[test]
+fn a_check_takes_a_change_keeps_the_last_good_ring_through_a_bad_one_and_skips_no_change() {
+    let (dir, clock, old) = initialized();
+    let ring = load(&dir, &clock);
+    assert!(matches!(ring.check_for_change(), Reload::Unchanged));
+
+    let new = tests_support::rotate(dir.path(), &clock);
+    assert!(matches!(ring.check_for_change(), Reload::Reloaded));
+    assert!(kids(&ring.jwks()).contains(&new.to_string()));
+
+    let pem = dir.path().join(new.pem_file_name());
+    fs::set_permissions(&pem, fs::Permissions::from_mode(0o644)).expect("chmod");
+    let third = tests_support::rotate(dir.path(), &clock);
+    let seen = ring.check_for_change();
+    assert!(
+        matches!(seen, Reload::Invalid(KeyError::InsecurePermissions { .. })),
+        "the check saw the bad change: {seen:?}"
+    );
+    assert!(
+        !kids(&ring.jwks()).contains(&third.to_string()),
+        "a bad change is not taken"
+    );
+    assert_eq!(ring.signing_kid().as_deref(), Some(old.as_str()));
+    assert!(ring.problem().is_some());
+    assert!(
+        matches!(ring.check_for_change(), Reload::Unchanged),
+        "the same bad directory is not read again"
+    );
+
+    fs::set_permissions(&pem, fs::Permissions::from_mode(0o600)).expect("chmod back");
+    assert!(matches!(ring.check_for_change(), Reload::Reloaded));
+    assert!(kids(&ring.jwks()).contains(&third.to_string()));
+    assert_eq!(ring.problem(), None);
 }
 
 /// A stray copy of a key, group-readable (a backup, say), beside the real ones.
@@ -439,7 +403,9 @@ fn a_revocation_in_a_parsing_keys_json_is_applied_even_when_a_listed_key_file_is
     )
     .expect("revoked");
 
-    let error = ring.reload().expect_err("a listed key file is bad");
+    let Reload::Invalid(error) = ring.check_for_change() else {
+        panic!("a listed key file is bad, and the check saw it");
+    };
     assert!(
         matches!(error, KeyError::InsecurePermissions { .. }),
         "{error}"

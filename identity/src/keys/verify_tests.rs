@@ -10,26 +10,7 @@ use shared_claims::{Audience, Claims};
 use super::*;
 use crate::keys::lifecycle;
 use crate::keys::ring::{KeyRing, KeyRingConfig};
-
-const ISSUER: &str = "http://127.0.0.1:8081";
-
-fn claims(now: i64) -> Claims {
-    Claims {
-        iss: ISSUER.into(),
-        sub: "3f1c7a1e-0000-4000-8000-000000000001".into(),
-        aud: Audience::One("core-api".into()),
-        iat: now,
-        nbf: now,
-        exp: now + 60,
-        jti: "AAAAAAAAAAAAAAAAAAAAAA".into(),
-        sid: "3f1c7a1e-0000-4000-8000-000000000002".into(),
-        client_id: "edge".into(),
-        email: "ada@example.com".into(),
-        email_verified: true,
-        htm: "GET".into(),
-        htu: "/api/profile".into(),
-    }
-}
+use crate::keys::tests_support::{claims, ISSUER};
 
 /// A ring over a fresh directory and the clock it reads.
 struct Fixture {

@@ -15,13 +15,18 @@ pub use verification::{
     verify_email,
 };
 
+use std::time::Duration;
+
 use serde::Deserialize;
 // `super::millis` for reset and verification.
 use service_kit::duration::millis;
 use sqlx::{Any, AnyPool, Executor};
 
 use crate::error::ApiError;
+use crate::mail::{compose, Mail, MailKind};
 use crate::sessions::{SessionToken, TokenHash};
+use crate::users::User;
+use crate::AppState;
 
 /// The longest callback a link may carry (edge has already checked it is on the public origin).
 const CALLBACK_MAX_CHARS: usize = 2048;
@@ -176,6 +181,55 @@ pub async fn retire_all<'e>(
     .execute(executor)
     .await?;
     Ok(result.rows_affected())
+}
+
+/// A link mail: its purpose, its lifetime, its kind in the outbox, and how it is written from
+/// the public URL, the address, the token, the callback and the lifetime in words.
+struct LinkMail {
+    purpose: Purpose,
+    ttl: Duration,
+    kind: MailKind,
+    compose: fn(&str, &str, &str, &str, &str) -> Mail,
+}
+
+/// Issues a link token for `user` and writes its mail to the outbox in the same transaction,
+/// then wakes the sender.
+async fn mail_link(
+    state: &AppState,
+    user: &User,
+    link: LinkMail,
+    callback: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let mailer = state.mailer();
+    let mut transaction = state.pool().begin().await?;
+    let token = issue(
+        &mut *transaction,
+        link.purpose,
+        &user.id,
+        now,
+        millis(link.ttl),
+    )
+    .await?;
+    let mail = (link.compose)(
+        mailer.public_url(),
+        &user.email,
+        token.expose_secret(),
+        callback,
+        &compose::ttl_text(link.ttl),
+    );
+    mailer
+        .write(
+            &mut *transaction,
+            &mail,
+            link.kind,
+            now,
+            now.saturating_add(millis(link.ttl)),
+        )
+        .await?;
+    transaction.commit().await?;
+    mailer.wake();
+    Ok(())
 }
 
 /// A body carrying just a token (verify, check a reset link).

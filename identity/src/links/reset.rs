@@ -9,14 +9,17 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    callback_or, consume, is_usable, issue, millis, quota, retire_all, Purpose, TokenRequest,
+    callback_or, consume, is_usable, mail_link, quota, retire_all, LinkMail, Purpose, TokenRequest,
 };
 use crate::error::ApiError;
 use crate::json::JsonBody;
 use crate::mail::compose::{self, DEFAULT_RESET_CALLBACK};
 use crate::mail::MailKind;
+use crate::passwords::Hasher;
+use crate::sessions::Sessions;
 use crate::users::{self, Email, Password};
 use crate::AppState;
+use service_kit::Clock;
 
 /// Better-Auth's answer to every reset request.
 pub const RESET_REQUESTED_MESSAGE: &str =
@@ -92,35 +95,13 @@ async fn mail_reset_link(
         tracing::info!(user_id = %user.id, "password reset mail not sent: quota spent");
         return Ok(());
     }
-    let ttl = state.reset_ttl();
-    let mailer = state.mailer();
-    let mut transaction = state.pool().begin().await?;
-    let token = issue(
-        &mut *transaction,
-        Purpose::ResetPassword,
-        &user.id,
-        now,
-        millis(ttl),
-    )
-    .await?;
-    let mail = compose::reset_mail(
-        mailer.public_url(),
-        &user.email,
-        token.expose_secret(),
-        callback,
-        &compose::ttl_text(ttl),
-    );
-    mailer
-        .write(
-            &mut *transaction,
-            &mail,
-            MailKind::PasswordReset,
-            now,
-            now.saturating_add(millis(ttl)),
-        )
-        .await?;
-    transaction.commit().await?;
-    mailer.wake();
+    let link = LinkMail {
+        purpose: Purpose::ResetPassword,
+        ttl: state.reset_ttl(),
+        kind: MailKind::PasswordReset,
+        compose: compose::reset_mail,
+    };
+    mail_link(state, &user, link, callback, now).await?;
     tracing::info!(user_id = %user.id, "password reset mail queued");
     Ok(())
 }
@@ -142,30 +123,59 @@ pub async fn check_reset_token(
 }
 
 /// `POST /v1/password/reset` `{token, new_password}` → `200 {"status":true}`; `400
-/// INVALID_TOKEN` (unknown, used, expired), `PASSWORD_TOO_SHORT`/`LONG`. Of two concurrent
-/// resets with one token exactly one succeeds; every session of the user is revoked.
+/// INVALID_TOKEN` (unknown, used, expired), `PASSWORD_TOO_SHORT`/`LONG`.
 pub async fn reset_password(
     State(state): State<AppState>,
     JsonBody(request): JsonBody<NewPasswordRequest>,
 ) -> Result<Json<PasswordReset>, ApiError> {
-    let password = Password::parse(request.new_password)?;
     let token = request.token.expose_secret();
+    reset_password_with(
+        token,
+        request.new_password,
+        state.hasher(),
+        state.sessions(),
+        state.clock(),
+    )
+    .await?;
+    Ok(Json(PasswordReset { status: true }))
+}
+
+/// What a reset did.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct PasswordWasReset {
+    /// Whose password it was.
+    pub(crate) user_id: String,
+    /// How many sessions ended.
+    pub(crate) revoked: u64,
+}
+
+/// Uses the reset `token` up and stores `new_password`, revoking every session of its user and
+/// forgetting their browsers, all in one transaction; an unknown, used or expired token changes
+/// nothing. Of two concurrent resets with one token exactly one succeeds.
+pub(crate) async fn reset_password_with(
+    token: &str,
+    new_password: SecretString,
+    hasher: &Hasher,
+    sessions: &Sessions,
+    clock: &Clock,
+) -> Result<PasswordWasReset, ApiError> {
+    let password = Password::parse(new_password)?;
     // A cheap look first, so a dead link costs no hashing; the use itself is decided below.
     if !is_usable(
-        state.pool(),
+        sessions.pool(),
         token,
         Purpose::ResetPassword,
-        state.clock().now_millis(),
+        clock.now_millis(),
     )
     .await?
     {
         return Err(ApiError::InvalidResetToken);
     }
-    let new_hash = state.hasher().hash(password).await?;
+    let new_hash = hasher.hash(password).await?;
 
-    let now = state.clock().now_millis();
+    let now = clock.now_millis();
     // The first statement writes, so SQLite takes the write lock at once.
-    let mut write = state.sessions().begin().await?;
+    let mut write = sessions.begin().await?;
     let Some(user_id) = consume(write.connection(), token, Purpose::ResetPassword, now).await?
     else {
         return Err(ApiError::InvalidResetToken);
@@ -186,5 +196,115 @@ pub async fn reset_password(
         revoked,
         "password reset; every session revoked"
     );
-    Ok(Json(PasswordReset { status: true }))
+    Ok(PasswordWasReset { user_id, revoked })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::links::{issue, LinkToken};
+    use crate::test_store::TestStore;
+    use crate::users::User;
+    use test_support::Store;
+
+    const OLD: &str = "correct horse battery";
+    const HOUR_MS: i64 = 3_600_000;
+
+    /// A store with a user whose password is `OLD`, and a reset token for them valid for an hour.
+    async fn with_reset_token(store: Store) -> Option<(TestStore, User, LinkToken)> {
+        let store = TestStore::open(store).await?;
+        let user = store.user("ada@example.com", OLD).await;
+        let now = store.clock.now_millis();
+        let token = issue(&store.pool, Purpose::ResetPassword, &user.id, now, HOUR_MS)
+            .await
+            .unwrap();
+        Some((store, user, token))
+    }
+
+    async fn reset(
+        store: &TestStore,
+        token: &str,
+        password: &str,
+    ) -> Result<PasswordWasReset, ApiError> {
+        let password = SecretString::from(password.to_owned());
+        reset_password_with(
+            token,
+            password,
+            &store.hasher,
+            &store.sessions,
+            &store.clock,
+        )
+        .await
+    }
+
+    async fn a_reset_changes_the_password_and_ends_every_session(store: Store) {
+        let Some((store, user, token)) = with_reset_token(store).await else {
+            return;
+        };
+        let (one, two) = (store.sign_in(&user).await, store.sign_in(&user).await);
+
+        let done = reset(&store, token.expose_secret(), "a new staple")
+            .await
+            .unwrap();
+
+        assert_eq!(
+            done,
+            PasswordWasReset {
+                user_id: user.id.clone(),
+                revoked: 2
+            }
+        );
+        assert!(store.password_is(&user.id, "a new staple").await);
+        assert!(store.live(&one).await.is_none());
+        assert!(store.live(&two).await.is_none());
+    }
+
+    async fn a_used_token_changes_nothing(store: Store) {
+        let Some((store, user, token)) = with_reset_token(store).await else {
+            return;
+        };
+        reset(&store, token.expose_secret(), "the first new one")
+            .await
+            .unwrap();
+        let session = store.sign_in(&user).await;
+        let before = store.stored_hash(&user.id).await;
+
+        let again = reset(&store, token.expose_secret(), "the second new one").await;
+
+        assert!(matches!(again, Err(ApiError::InvalidResetToken)));
+        assert_eq!(store.stored_hash(&user.id).await, before);
+        assert!(store.password_is(&user.id, "the first new one").await);
+        assert!(store.live(&session).await.is_some(), "no session ends");
+    }
+
+    async fn an_expired_token_changes_nothing(store: Store) {
+        let Some((store, user, token)) = with_reset_token(store).await else {
+            return;
+        };
+        let session = store.sign_in(&user).await;
+        store.clock.advance(Duration::from_millis(HOUR_MS as u64));
+        let before = store.stored_hash(&user.id).await;
+
+        let late = reset(&store, token.expose_secret(), "too late a password").await;
+
+        assert!(matches!(late, Err(ApiError::InvalidResetToken)));
+        assert_eq!(store.stored_hash(&user.id).await, before);
+        assert!(store.password_is(&user.id, OLD).await);
+        assert!(store.live(&session).await.is_some(), "no session ends");
+        let unused: Option<i64> =
+            sqlx::query_scalar("SELECT used_at FROM verification_tokens WHERE user_id = $1")
+                .bind(&user.id)
+                .fetch_one(&store.pool)
+                .await
+                .unwrap();
+        assert_eq!(unused, None, "the token is not used up");
+    }
+
+    test_support::on_both_stores!(
+        a_reset_changes_the_password_and_ends_every_session,
+        a_used_token_changes_nothing,
+        an_expired_token_changes_nothing,
+    );
 }

@@ -1,35 +1,21 @@
 //! The token rules against a real (SQLite) store: single use, expiry, purpose binding, hashing
 //! at rest, and the quota's SQL.
 
-use service_kit::db::{self, Migrations};
+use test_support::Store;
 
 use super::*;
-use crate::users::{self, Email, Name, NewUser};
+use crate::test_store::TestStore;
 
 const HOUR: i64 = 3_600_000;
 
-async fn store_with_user() -> (tempfile::TempDir, AnyPool, String) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}/identity.db", dir.path().display());
-    let migrations = Migrations {
-        postgres: &crate::POSTGRES_MIGRATIONS,
-        sqlite: &crate::SQLITE_MIGRATIONS,
-    };
-    let database = db::connect(&url, crate::SCHEMA, migrations, 4)
+/// A SQLite store with one user; the store must live as long as the pool is used.
+async fn store_with_user() -> (TestStore, AnyPool, String) {
+    let store = TestStore::open(Store::Sqlite)
         .await
-        .expect("store opens");
-    let email = Email::parse("ada@example.com").unwrap();
-    let name = Name::parse("Ada").unwrap();
-    let new = NewUser {
-        email: &email,
-        name: &name,
-        password_hash: "x",
-        image: None,
-    };
-    let user = users::create(&database.pool, new, "user-1".into(), 0)
-        .await
-        .expect("user");
-    (dir, database.pool, user.id)
+        .expect("SQLite is always available");
+    let user = store.user("ada@example.com", "correct horse battery").await;
+    let pool = store.pool.clone();
+    (store, pool, user.id)
 }
 
 #[tokio::test]

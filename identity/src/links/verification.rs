@@ -9,7 +9,8 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    callback_or, consume, issue, millis, quota, refusal, retire_all, Purpose, Refusal, TokenRequest,
+    callback_or, consume, mail_link, millis, quota, refusal, retire_all, LinkMail, Purpose,
+    Refusal, TokenRequest,
 };
 use crate::error::ApiError;
 use crate::json::JsonBody;
@@ -83,35 +84,13 @@ async fn mail_verification_link(
         tracing::info!(user_id = %user.id, "verification mail not sent: quota spent");
         return Ok(());
     }
-    let ttl = state.verification_ttl();
-    let mailer = state.mailer();
-    let mut transaction = state.pool().begin().await?;
-    let token = issue(
-        &mut *transaction,
-        Purpose::VerifyEmail,
-        &user.id,
-        now,
-        millis(ttl),
-    )
-    .await?;
-    let mail = compose::verification_mail(
-        mailer.public_url(),
-        &user.email,
-        token.expose_secret(),
-        callback,
-        &compose::ttl_text(ttl),
-    );
-    mailer
-        .write(
-            &mut *transaction,
-            &mail,
-            MailKind::EmailVerification,
-            now,
-            now.saturating_add(millis(ttl)),
-        )
-        .await?;
-    transaction.commit().await?;
-    mailer.wake();
+    let link = LinkMail {
+        purpose: Purpose::VerifyEmail,
+        ttl: state.verification_ttl(),
+        kind: MailKind::EmailVerification,
+        compose: compose::verification_mail,
+    };
+    mail_link(state, user, link, callback, now).await?;
     tracing::info!(user_id = %user.id, "verification mail queued");
     Ok(())
 }

@@ -99,6 +99,11 @@ impl Sessions {
         }
     }
 
+    /// The store's pool, for reads outside a [`Change`].
+    pub fn pool(&self) -> &AnyPool {
+        &self.inner.pool
+    }
+
     /// The session rules in force.
     pub fn policy(&self) -> &SessionPolicy {
         &self.inner.policy

@@ -121,6 +121,31 @@ pub async fn find_user_by_account(
     row.map(|row| User::from_row(&row, 0)).transpose()
 }
 
+/// What linking a provider account came to.
+pub enum Linking {
+    /// The account is now linked to the user.
+    Linked,
+    /// The account was linked already: to this user (`None` when it was unlinked since).
+    AlreadyLinkedTo(Option<User>),
+}
+
+/// Links `(provider, subject, scopes)` to `user_id`, or finds whom that account is linked to
+/// already (another callback may have linked it in the meantime).
+pub async fn link_or_find_owner(
+    pool: &AnyPool,
+    user_id: &str,
+    provider_id: &str,
+    subject: &str,
+    scopes: &str,
+    now: i64,
+) -> Result<Linking, sqlx::Error> {
+    if link(pool, user_id, provider_id, subject, scopes, now).await? {
+        return Ok(Linking::Linked);
+    }
+    let owner = find_user_by_account(pool, provider_id, subject).await?;
+    Ok(Linking::AlreadyLinkedTo(owner))
+}
+
 /// Links `(provider, subject)` to `user_id`; `false` when that account is linked already.
 pub async fn link(
     pool: &AnyPool,

@@ -10,9 +10,10 @@ use axum::Json;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
+use super::accounts::{self, Linking};
 use super::flow::{self, CallbackQuery};
 use super::userinfo::ProviderProfile;
-use super::{accounts, open_session, parse_client, CallbackError, Opened};
+use super::{open_session, parse_client, CallbackError, Opened};
 use crate::error::ApiError;
 use crate::json::JsonBody;
 use crate::metrics::SignInOutcome;
@@ -261,23 +262,18 @@ async fn first_sign_in(
             }
         }
     };
-    if !accounts::link(
-        state.pool(),
-        &user.id,
-        provider_id,
-        &profile.subject,
-        scopes,
-        now,
-    )
-    .await
-    .map_err(store)?
+    let subject = &profile.subject;
+    match accounts::link_or_find_owner(state.pool(), &user.id, provider_id, subject, scopes, now)
+        .await
+        .map_err(store)?
     {
+        Linking::Linked => {}
         // Another callback linked this provider account in the meantime: sign in as its user.
-        return accounts::find_user_by_account(state.pool(), provider_id, &profile.subject)
-            .await
-            .map_err(store)?
-            .map(|user| (user, false))
-            .ok_or("unable_to_link_account");
+        Linking::AlreadyLinkedTo(owner) => {
+            return owner
+                .map(|user| (user, false))
+                .ok_or("unable_to_link_account")
+        }
     }
     tracing::info!(user_id = %user.id, provider = provider_id, created, "social account linked");
     Ok((user, created))
@@ -322,25 +318,16 @@ async fn link_to_signed_in_user(
         tracing::error!(%error, "social link: store failed");
         "internal_server_error"
     };
-    if accounts::link(
-        state.pool(),
-        &user.id,
-        provider_id,
-        &profile.subject,
-        scopes,
-        now,
-    )
-    .await
-    .map_err(store)?
-    {
-        tracing::info!(user_id = %user.id, provider = %provider_id, "social account linked");
-        return Ok(());
-    }
-    match accounts::find_user_by_account(state.pool(), provider_id, &profile.subject)
+    let subject = &profile.subject;
+    match accounts::link_or_find_owner(state.pool(), &user.id, provider_id, subject, scopes, now)
         .await
         .map_err(store)?
     {
-        Some(owner) if owner.id == user.id => Ok(()),
-        _ => Err("account_already_linked_to_different_user"),
+        Linking::Linked => {
+            tracing::info!(user_id = %user.id, provider = %provider_id, "social account linked");
+            Ok(())
+        }
+        Linking::AlreadyLinkedTo(Some(owner)) if owner.id == user.id => Ok(()),
+        Linking::AlreadyLinkedTo(_) => Err("account_already_linked_to_different_user"),
     }
 }

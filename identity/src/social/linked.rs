@@ -20,7 +20,7 @@ pub(super) async fn list_accounts(
     State(state): State<AppState>,
     JsonBody(request): JsonBody<Credentials>,
 ) -> Result<Response, SocialError> {
-    let (live, _) = authenticate(&state, &request).await?;
+    let live = authenticate(&state, &request).await?.live;
     let mut listed = Vec::new();
     if accounts::has_password(state.pool(), &live.user.id).await? {
         listed.push(accounts::credential_json(&live.user));
@@ -48,7 +48,8 @@ pub(super) async fn unlink_account(
     State(state): State<AppState>,
     JsonBody(request): JsonBody<UnlinkRequest>,
 ) -> Result<Response, SocialError> {
-    let (live, now) = authenticate(&state, &request.credentials).await?;
+    let caller = authenticate(&state, &request.credentials).await?;
+    let (live, now) = (caller.live, caller.now);
     if !is_fresh(&live.session.times, now, state.session_policy()) {
         return Err(ApiError::SessionNotFresh.into());
     }

@@ -25,9 +25,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::accounts::{authenticate, parse_client, Credentials};
 use crate::error::ApiError;
 use crate::json::JsonBody;
-use crate::sessions::{self, Client, LiveSession, SessionToken};
+use crate::sessions::{self, Client, SessionToken};
 use crate::users::User;
 use crate::AppState;
 
@@ -137,34 +138,6 @@ impl IntoResponse for SocialError {
     }
 }
 
-/// The caller of an account endpoint, as edge reports it.
-#[derive(Deserialize)]
-pub(super) struct Credentials {
-    session_token: SecretString,
-    client_ip: String,
-    user_agent: String,
-}
-
-fn parse_client(ip: &str, user_agent: &str) -> Result<Client, ApiError> {
-    Client::parse(ip, user_agent)
-        .ok_or_else(|| ApiError::Validation("[body.client_ip] Invalid IP address.".into()))
-}
-
-/// The live session behind `credentials` (no sliding extension), and the time it was checked.
-async fn authenticate(
-    state: &AppState,
-    credentials: &Credentials,
-) -> Result<(LiveSession, i64), ApiError> {
-    let client = parse_client(&credentials.client_ip, &credentials.user_agent)?;
-    let now = state.clock().now_millis();
-    let live = state
-        .sessions()
-        .authenticate(credentials.session_token.expose_secret(), &client, now)
-        .await?;
-    service_kit::observe::record_caller(&live.user.id, &live.session.id);
-    Ok((live, now))
-}
-
 /// A session opened by a social sign-in.
 pub(super) struct Opened {
     session: sessions::Session,
@@ -243,7 +216,7 @@ async fn start_flow(
         .get(&request.provider)
         .ok_or(SocialError::ProviderNotFound)?;
     let link_user_id = match &request.link {
-        Some(credentials) => Some(authenticate(&state, credentials).await?.0.user.id),
+        Some(credentials) => Some(authenticate(&state, credentials).await?.live.user.id),
         None => None,
     };
     let endpoints = provider

@@ -228,16 +228,7 @@ impl Provider {
 
     /// GETs a JSON document of bounded size.
     async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, String> {
-        let answer = self
-            .http
-            .get(url)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .send()
-            .await
-            .map_err(|error| format!("GET {url}: {error}"))?;
-        if !answer.status().is_success() {
-            return Err(format!("GET {url}: {}", answer.status()));
-        }
+        let answer = get_ok(self.http.get(url), url).await?;
         let bytes = answer
             .bytes()
             .await
@@ -254,6 +245,22 @@ impl Provider {
     pub fn http(&self) -> &reqwest::Client {
         &self.http
     }
+}
+
+/// Sends a GET for JSON to a provider; an answer other than 2xx is an error naming the URL.
+pub(super) async fn get_ok(
+    request: reqwest::RequestBuilder,
+    url: &str,
+) -> Result<reqwest::Response, String> {
+    let answer = request
+        .header(reqwest::header::ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(|error| format!("GET {url}: {error}"))?;
+    if !answer.status().is_success() {
+        return Err(format!("GET {url}: {}", answer.status()));
+    }
+    Ok(answer)
 }
 
 /// The configured providers.

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Deserializer};
 
-use super::provider::Provider;
+use super::provider::{get_ok, Provider};
 
 /// The provider's account as Gatehouse uses it.
 #[derive(Clone, Debug)]
@@ -110,17 +110,7 @@ async fn get_with_token<T: serde::de::DeserializeOwned>(
     url: &str,
     access_token: &str,
 ) -> Result<T, String> {
-    let answer = provider
-        .http()
-        .get(url)
-        .bearer_auth(access_token)
-        .header(reqwest::header::ACCEPT, "application/json")
-        .send()
-        .await
-        .map_err(|error| format!("GET {url}: {error}"))?;
-    if !answer.status().is_success() {
-        return Err(format!("GET {url}: {}", answer.status()));
-    }
+    let answer = get_ok(provider.http().get(url).bearer_auth(access_token), url).await?;
     answer
         .json()
         .await

@@ -42,7 +42,15 @@ const LEEWAY_SECS: i64 = 5;
 pub struct MemoryReplayStore {
     keys: std::hash::RandomState,
     capacity: usize,
-    buckets: Mutex<BTreeMap<i64, HashSet<u64>>>,
+    buckets: Mutex<Buckets>,
+}
+
+/// The fingerprints by expiry bucket, and how many there are in all (kept as buckets are filled
+/// and dropped, so the bound is checked without counting).
+#[derive(Default)]
+struct Buckets {
+    by_expiry: BTreeMap<i64, HashSet<u64>>,
+    held: usize,
 }
 
 impl MemoryReplayStore {
@@ -51,7 +59,7 @@ impl MemoryReplayStore {
         MemoryReplayStore {
             keys: std::hash::RandomState::new(),
             capacity,
-            buckets: Mutex::new(BTreeMap::new()),
+            buckets: Mutex::new(Buckets::default()),
         }
     }
 
@@ -64,23 +72,29 @@ impl MemoryReplayStore {
         let fingerprint = self.keys.hash_one(jti);
         let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
         let expired_before = now.saturating_sub(LEEWAY_SECS).div_euclid(BUCKET_SECS);
-        while let Some(entry) = buckets.first_entry() {
+        while let Some(entry) = buckets.by_expiry.first_entry() {
             if *entry.key() >= expired_before {
                 break;
             }
-            entry.remove();
+            buckets.held -= entry.remove().len();
         }
         let bucket = exp.div_euclid(BUCKET_SECS);
         if buckets
+            .by_expiry
             .get(&bucket)
             .is_some_and(|set| set.contains(&fingerprint))
         {
             return Ok(false);
         }
-        if buckets.values().map(HashSet::len).sum::<usize>() >= self.capacity {
+        if buckets.held >= self.capacity {
             return Err(ReplayStoreError::Full);
         }
-        buckets.entry(bucket).or_default().insert(fingerprint);
+        buckets
+            .by_expiry
+            .entry(bucket)
+            .or_default()
+            .insert(fingerprint);
+        buckets.held += 1;
         Ok(true)
     }
 }
@@ -115,5 +129,47 @@ mod tests {
         ));
         // Once a and b have expired (past the leeway and their bucket), there is room again.
         assert!(store.first_use("c", 1200, 1100).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn the_bound_holds_after_buckets_expire_and_are_filled_again() {
+        let store = MemoryReplayStore::new(3);
+        for round in 0..4_i64 {
+            // Each round starts after the previous round's tokens (and bucket) have expired, so
+            // the room they took is free again, and no more.
+            let now = 1000 + round * 100;
+            let exp = now + 60;
+            for jti in ["a", "b", "c"] {
+                assert!(
+                    store.first_use(jti, exp, now).await.unwrap(),
+                    "round {round}: {jti}"
+                );
+            }
+            assert!(
+                matches!(
+                    store.first_use("d", exp, now).await,
+                    Err(ReplayStoreError::Full)
+                ),
+                "round {round}: the fourth is refused"
+            );
+            assert!(
+                !store.first_use("a", exp, now).await.unwrap(),
+                "round {round}: a replay"
+            );
+        }
+        // Tokens of one bucket drop together, and only once all of it has expired.
+        let store = MemoryReplayStore::new(2);
+        assert!(store.first_use("early", 1061, 1000).await.unwrap());
+        assert!(store.first_use("late", 1069, 1000).await.unwrap());
+        assert!(matches!(
+            store.first_use("x", 1069, 1066).await,
+            Err(ReplayStoreError::Full)
+        ));
+        assert!(store.first_use("x", 1200, 1075).await.unwrap());
+        assert!(store.first_use("y", 1200, 1075).await.unwrap());
+        assert!(matches!(
+            store.first_use("z", 1200, 1075).await,
+            Err(ReplayStoreError::Full)
+        ));
     }
 }

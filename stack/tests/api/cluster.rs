@@ -24,6 +24,37 @@ const ISSUER: &str = "http://identity.cluster.test";
 const STARTUP: Duration = Duration::from_secs(60);
 const POLL: Duration = Duration::from_millis(20);
 
+/// Exchanges a session token at the identity at `identity_url` for a core-api token for
+/// `GET path`, as edge does; the access token.
+pub async fn mint_at(
+    identity_url: &str,
+    session_token: &str,
+    path: &str,
+    user_agent: &str,
+) -> String {
+    let response = reqwest::Client::new()
+        .post(format!("{identity_url}/v1/token"))
+        .form(&[
+            (
+                "grant_type",
+                "urn:ietf:params:oauth:grant-type:token-exchange",
+            ),
+            ("subject_token", session_token),
+            ("subject_token_type", "urn:gatehouse:token-type:session"),
+            ("audience", "core-api"),
+            ("request_method", "GET"),
+            ("request_path", path),
+            ("client_ip", "127.0.0.1"),
+            ("user_agent", user_agent),
+        ])
+        .send()
+        .await
+        .expect("identity answers");
+    assert_eq!(response.status(), 200, "exchange at {identity_url}");
+    let body: Value = response.json().await.expect("JSON");
+    body["access_token"].as_str().expect("a token").to_owned()
+}
+
 /// A binary built next to this test.
 pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");

@@ -13,9 +13,10 @@ use std::time::Duration;
 use identity::keys::{lifecycle, KeyRing, KeyRingConfig, KeysArgs, KeysCommand, Kid};
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, USER_AGENT};
 use serde_json::{json, Value};
+use service_kit::Clock;
 use tokio::time::Instant;
 
-use crate::support::{header_of, unique_email, Setup, Store, PASSWORD};
+use crate::support::{header_of, unique_email, Browser, Setup, Store, TestStack, PASSWORD};
 
 mod bad_keys_dir;
 mod replicas;
@@ -43,6 +44,34 @@ async fn short_window_setup() -> Option<Setup> {
     setup.identity.jwks_max_age = WINDOW;
     setup.core_api.jwks_refresh = WINDOW;
     Some(setup)
+}
+
+/// Rotates `keys_dir` with the default configuration and lead, as an operator would.
+fn rotate(keys_dir: &Path, clock: &Clock) -> lifecycle::Rotated {
+    let config = KeyRingConfig::default();
+    lifecycle::rotate(
+        keys_dir,
+        clock,
+        &config,
+        config.default_lead(),
+        false,
+        "test",
+    )
+    .expect("rotates")
+}
+
+/// The kid in a token's header.
+fn kid_of(token: &str) -> String {
+    header_of(token)["kid"].as_str().expect("a kid").to_owned()
+}
+
+/// The stack of `setup` running, with Alice signed in: the stack, her browser and her session
+/// token.
+async fn start_with_alice(setup: Setup) -> (TestStack, Browser, String) {
+    let stack = setup.start().await;
+    let alice = stack.signed_in("Alice").await;
+    let session = alice.session_token().expect("signed in");
+    (stack, alice, session)
 }
 
 /// `identity keys VERB` as an operator would type it, against `dir`, with the short windows.
@@ -120,7 +149,7 @@ struct Load {
 
 /// Calls `GET /api/profile` through edge back to back until told to stop (at most 20 000 calls
 /// or 60 s), recording every answer that is not a 200.
-fn spawn_load(browser: crate::support::Browser, load: Arc<Load>) -> tokio::task::JoinHandle<()> {
+fn spawn_load(browser: Browser, load: Arc<Load>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let give_up = Instant::now() + Duration::from_secs(60);
         for _ in 0..20_000 {
@@ -158,9 +187,7 @@ async fn a_staged_rotation_under_continuous_load_fails_no_call_and_new_tokens_ca
         return;
     };
     let keys_dir = setup.identity.keys_dir.clone();
-    let stack = setup.start().await;
-    let alice = stack.signed_in("Alice").await;
-    let session = alice.session_token().expect("signed in");
+    let (stack, alice, session) = start_with_alice(setup).await;
     let old_kid = header_of(
         &stack
             .exchange(&session, "GET", "/api/profile", &alice.user_agent)
@@ -250,16 +277,11 @@ async fn a_revoked_key_is_refused_by_core_api_within_a_refresh_and_new_calls_suc
     };
     let keys_dir = setup.identity.keys_dir.clone();
     let issuer = setup.identity.issuer.clone();
-    let stack = setup.start().await;
-    let alice = stack.signed_in("Alice").await;
-    let session = alice.session_token().expect("signed in");
+    let (stack, alice, session) = start_with_alice(setup).await;
     let before = stack
         .exchange(&session, "GET", "/api/profile", &alice.user_agent)
         .await;
-    let old_kid = header_of(&before)["kid"]
-        .as_str()
-        .expect("a kid")
-        .to_owned();
+    let old_kid = kid_of(&before);
     assert_eq!(
         stack
             .core_api_get("/api/profile", bearer(&before))

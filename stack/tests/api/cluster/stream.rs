@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use reqwest::header::AUTHORIZATION;
 use serde_json::Value;
 
-use super::{binary, free_port, Cluster, Process};
+use super::{binary, free_port, mint_at, Cluster, Process};
 use crate::support::{claims_of, unique_email, PASSWORD};
 
 /// The longest a core-api replica may go on accepting a token of an ended session.
@@ -16,27 +16,7 @@ const USER_AGENT: &str = "Mozilla/5.0 GatehouseCluster/1.0";
 
 /// Mints a token at identity `i` for `GET path`, as edge does.
 async fn mint(cluster: &Cluster, i: usize, session_token: &str, path: &str) -> String {
-    let response = reqwest::Client::new()
-        .post(format!("{}/v1/token", cluster.identity[i].url))
-        .form(&[
-            (
-                "grant_type",
-                "urn:ietf:params:oauth:grant-type:token-exchange",
-            ),
-            ("subject_token", session_token),
-            ("subject_token_type", "urn:gatehouse:token-type:session"),
-            ("audience", "core-api"),
-            ("request_method", "GET"),
-            ("request_path", path),
-            ("client_ip", "127.0.0.1"),
-            ("user_agent", USER_AGENT),
-        ])
-        .send()
-        .await
-        .expect("identity answers");
-    assert_eq!(response.status(), 200, "exchange");
-    let body: Value = response.json().await.expect("JSON");
-    body["access_token"].as_str().expect("a token").to_owned()
+    mint_at(&cluster.identity[i].url, session_token, path, USER_AGENT).await
 }
 
 /// `GET /api/profile` at core-api `i` with a bearer token: status and body.

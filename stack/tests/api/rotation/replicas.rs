@@ -27,28 +27,7 @@ async fn session_at(identity_url: &str, user_agent: &str) -> String {
 
 /// The kid of a token identity at `identity_url` signs now.
 async fn signing_kid_at(identity_url: &str, session_token: &str, user_agent: &str) -> String {
-    let response = reqwest::Client::new()
-        .post(format!("{identity_url}/v1/token"))
-        .form(&[
-            (
-                "grant_type",
-                "urn:ietf:params:oauth:grant-type:token-exchange",
-            ),
-            ("subject_token", session_token),
-            ("subject_token_type", "urn:gatehouse:token-type:session"),
-            ("audience", "core-api"),
-            ("request_method", "GET"),
-            ("request_path", "/api/profile"),
-            ("client_ip", "127.0.0.1"),
-            ("user_agent", user_agent),
-        ])
-        .send()
-        .await
-        .expect("identity answers");
-    assert_eq!(response.status(), 200, "exchange at {identity_url}");
-    let body: Value = response.json().await.expect("JSON");
-    let token = body["access_token"].as_str().expect("an access token");
-    header_of(token)["kid"].as_str().expect("a kid").to_owned()
+    kid_of(&crate::cluster::mint_at(identity_url, session_token, "/api/profile", user_agent).await)
 }
 
 /// The kid each replica signs with now.
@@ -92,16 +71,7 @@ async fn two_identity_replicas_on_one_keys_dir_switch_to_the_new_kid_at_the_same
         "both replicas sign with the same key to begin with"
     );
 
-    let config = KeyRingConfig::default();
-    let rotated = lifecycle::rotate(
-        &keys_dir,
-        &clock,
-        &config,
-        config.default_lead(),
-        false,
-        "test",
-    )
-    .expect("rotates");
+    let rotated = rotate(&keys_dir, &clock);
     let new_kid = rotated.kid.to_string();
     for url in &replicas {
         let deadline = Deadline::new(WATCH * 3, "each replica publishes the pending key");
