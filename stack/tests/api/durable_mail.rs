@@ -75,7 +75,11 @@ impl OutboxTable {
     }
 
     /// Polls until `done` holds for the rows; returns them.
-    pub(crate) async fn wait_until(&self, what: &str, done: impl Fn(&[OutboxRow]) -> bool) -> Vec<OutboxRow> {
+    pub(crate) async fn wait_until(
+        &self,
+        what: &str,
+        done: impl Fn(&[OutboxRow]) -> bool,
+    ) -> Vec<OutboxRow> {
         eventually(MAIL_DEADLINE, what, || async {
             let rows = self.rows().await;
             if done(&rows) {
