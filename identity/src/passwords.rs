@@ -1,6 +1,6 @@
 //! Password hashing: argon2id with m=7 MiB, t=5, p=1 — one of OWASP's equivalent recommended
 //! profiles, the one with the least memory — on a few dedicated threads that each own one reused
-//! block of argon2 memory and run under `SCHED_IDLE` (only on CPU time nothing else wants). So a storm of sign-ins queues
+//! block of argon2 memory and run at a lower scheduling priority. So a storm of sign-ins queues
 //! instead of starving the proxied calls (the hot path keeps its CPU), and identity's memory stays
 //! flat (no 7 MiB allocation per hash for the allocator to hoard). Sign-in with an unknown email
 //! verifies against a dummy hash so it takes as long as a wrong password. It never logs or
@@ -35,8 +35,7 @@ const LANES: u32 = 1;
 const OUTPUT_LEN: usize = 32;
 /// Salt length in bytes (RFC 9106 recommends 16).
 const SALT_LEN: usize = 16;
-/// Nice value of the hashing threads where `SCHED_IDLE` is refused: the runtime threads (nice 0)
-/// then still win the CPU when both want it.
+/// Nice value of the hashing threads: the runtime threads (nice 0) win the CPU when both want it.
 const HASHING_NICENESS: i32 = 19;
 /// Queued jobs per hashing thread when no size is configured: ~100 × 20 ms ≈ 2 s of work. Long
 /// enough to absorb a burst of honest sign-ins, short enough that a caller admitted to a full
@@ -280,20 +279,13 @@ fn hashing_thread(queue: &Mutex<mpsc::Receiver<Job>>) {
 
 #[cfg(target_os = "linux")]
 fn lower_this_threads_priority() {
-    // SCHED_IDLE: this thread runs only on CPU time nothing else wants, and any other thread that
-    // wakes takes the core from it at once (a nice value alone lets it finish its slice first).
-    // SAFETY: both calls act on this thread only (id 0 / our own tid) and have no other effect;
-    // `param` outlives the call. On failure the thread keeps its priority, logged.
-    let scheduled = unsafe {
-        let param = libc::sched_param { sched_priority: 0 };
-        libc::sched_setscheduler(0, libc::SCHED_IDLE, &param)
-    };
-    // The nice value too, for kernels or sandboxes that refuse SCHED_IDLE.
-    let niced = unsafe {
+    // SAFETY: gettid has no preconditions; setpriority on our own thread id only changes this
+    // thread's nice value (on Linux the nice value is per thread). Failure leaves it at 0.
+    let result = unsafe {
         let tid = libc::gettid();
         libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, HASHING_NICENESS)
     };
-    if scheduled != 0 && niced != 0 {
+    if result != 0 {
         tracing::warn!("could not lower the priority of a password-hashing thread");
     }
 }
