@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 . bench/lib.sh
 
 FLOOD_CONNECTIONS=${FLOOD_CONNECTIONS:-256}
-FLOOD_DURATION=${FLOOD_DURATION:-20s}
+FLOOD_DURATION=${FLOOD_DURATION:-30s}
 SIGN_INS=${SIGN_INS:-20}
 bench_start
 bench_store gh_flood
@@ -73,15 +73,25 @@ request = function()
 end
 LUA
 
+# measure LABEL: the owner's sign-ins and the proxied call's p99, at the same time.
+measure() {
+    sign_ins >"$work/signins-$1.txt" & local signing=$!
+    local proxied; proxied=$(proxied_p99 5s)
+    wait $signing
+    echo "   $1: sign-in $(summarise <"$work/signins-$1.txt")"
+    echo "   $1: proxied $proxied"
+}
+
 echo "== store: $store, $(nproc) cores; flood: wrk -c$FLOOD_CONNECTIONS -d$FLOOD_DURATION to identity /v1/sign-in"
-echo "   idle:   sign-in $(sign_ins | summarise)"
-echo "   idle:   proxied $(proxied_p99 5s)"
+measure "idle "
 
 wrk -t2 -c"$FLOOD_CONNECTIONS" -d"$FLOOD_DURATION" -s "$work/flood.lua" http://127.0.0.1:18181/v1/sign-in \
     >"$work/flood.txt" 2>&1 & flood=$!
 sleep 2 # let the flood fill the queue before measuring
-echo "   flood:  sign-in $(sign_ins | summarise)"
-echo "   flood:  proxied $(proxied_p99 5s)"
+measure flood
+kill -0 $flood 2>/dev/null || echo "   the flood ended before the measurements did: raise FLOOD_DURATION"
+hashed=$(curl -s http://127.0.0.1:9465/metrics | awk '/^gatehouse_sign_ins_total/ {printf "%s ", $0}')
 wait $flood
 echo "   flood itself: $(grep -E 'Requests/sec' "$work/flood.txt" | tr -s ' '), $(grep -E 'Non-2xx' "$work/flood.txt" | tr -s ' ')"
+echo "   identity's count: $hashed"
 bench_drop_store

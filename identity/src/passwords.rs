@@ -1,6 +1,7 @@
 //! Password hashing: argon2id with m=7 MiB, t=5, p=1 — one of OWASP's equivalent recommended
 //! profiles, the one with the least memory — on a few dedicated threads that each own one reused
-//! block of argon2 memory and run at a lower scheduling priority. So a storm of sign-ins queues
+//! block of argon2 memory and run at a lower scheduling priority; owners (a recognised device
+//! cookie) have a lane of their own that the threads serve first. So a storm of sign-ins queues
 //! instead of starving the proxied calls (the hot path keeps its CPU), and identity's memory stays
 //! flat (no 7 MiB allocation per hash for the allocator to hoard). Sign-in with an unknown email
 //! verifies against a dummy hash so it takes as long as a wrong password. It never logs or
@@ -14,6 +15,7 @@
 //! places are kept for owners — sign-ins from a browser with a recognised device cookie — so a
 //! flood from elsewhere that fills the queue still cannot refuse the owner.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -79,10 +81,30 @@ pub enum PasswordError {
 /// One unit of work for a hashing thread, given that thread's argon2 memory.
 type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
 
+/// What the bounded queue carries: anyone's job, in order, or word that an owner's job waits in
+/// the owners' lane. A thread that takes any ticket runs the oldest owner's job first, so an owner
+/// waits behind the jobs already running, never behind the queue (DESIGN §14).
+enum Ticket {
+    Anyone(Job),
+    Owner,
+}
+
+/// Owners' jobs, run before anyone's; each has an [`Ticket::Owner`] in the queue, so the queue's
+/// bound counts them too.
+#[derive(Default)]
+struct OwnersLane(Mutex<VecDeque<Job>>);
+
+impl std::fmt::Debug for OwnersLane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OwnersLane")
+    }
+}
+
 /// Hashes and verifies passwords on dedicated threads, off the async runtime.
 #[derive(Clone, Debug)]
 pub struct Hasher {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::Sender<Ticket>,
+    owners: Arc<OwnersLane>,
     /// A hash of a random password, verified against when the email is unknown.
     dummy_hash: Arc<str>,
     counters: Arc<Counters>,
@@ -116,7 +138,8 @@ pub struct HasherStats {
 /// A place in the queue, taken before any other work so a full queue refuses at once.
 pub struct HashSlot<'h> {
     hasher: &'h Hasher,
-    permit: mpsc::OwnedPermit<Job>,
+    permit: mpsc::OwnedPermit<Ticket>,
+    claim: Claim,
 }
 
 impl Hasher {
@@ -130,18 +153,21 @@ impl Hasher {
     pub async fn with_queue(queue: Option<usize>) -> Result<Hasher, PasswordError> {
         let threads = std::thread::available_parallelism().map_or(1, usize::from);
         let capacity = queue.unwrap_or(threads * QUEUE_PER_THREAD).max(1);
-        let (jobs, queue) = mpsc::channel::<Job>(capacity);
+        let (jobs, queue) = mpsc::channel::<Ticket>(capacity);
         let queue = Arc::new(Mutex::new(queue));
+        let owners = Arc::new(OwnersLane::default());
         for index in 0..threads {
             let queue = Arc::clone(&queue);
+            let owners = Arc::clone(&owners);
             std::thread::Builder::new()
                 .name(format!("argon2-{index}"))
-                .spawn(move || hashing_thread(&queue))
+                .spawn(move || hashing_thread(&queue, &owners))
                 .map_err(PasswordError::Spawn)?;
         }
         let owner_share = capacity / OWNER_SHARE_DIVISOR;
         let mut hasher = Hasher {
             jobs,
+            owners,
             dummy_hash: Arc::from(""),
             counters: Arc::default(),
             owner_share,
@@ -155,7 +181,9 @@ impl Hasher {
             .await
             .map_err(|_| PasswordError::Closed)?;
         let dummy = hasher
-            .run(permit, move |memory| hash_with(memory, &random))
+            .run(permit, Claim::Anyone, move |memory| {
+                hash_with(memory, &random)
+            })
             .await??;
         hasher.dummy_hash = dummy.into();
         Ok(hasher)
@@ -172,6 +200,7 @@ impl Hasher {
             Ok(permit) => Ok(HashSlot {
                 hasher: self,
                 permit,
+                claim,
             }),
             Err(mpsc::error::TrySendError::Full(_)) => {
                 self.counters.refused.fetch_add(1, Ordering::Relaxed);
@@ -212,7 +241,8 @@ impl Hasher {
     /// runtime. If this future is dropped before a thread takes the job, the job is skipped.
     async fn run<T: Send + 'static>(
         &self,
-        permit: mpsc::OwnedPermit<Job>,
+        permit: mpsc::OwnedPermit<Ticket>,
+        claim: Claim,
         work: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
     ) -> Result<T, PasswordError> {
         let (answer, answered) = oneshot::channel();
@@ -226,7 +256,19 @@ impl Hasher {
             counters.hashed.fetch_add(1, Ordering::Relaxed);
             let _ = answer.send(result);
         });
-        permit.send(job);
+        match claim {
+            Claim::Anyone => {
+                permit.send(Ticket::Anyone(job));
+            }
+            Claim::Owner => {
+                self.owners
+                    .0
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push_back(job);
+                permit.send(Ticket::Owner);
+            }
+        }
         answered.await.map_err(|_| PasswordError::Closed)
     }
 }
@@ -235,7 +277,7 @@ impl HashSlot<'_> {
     /// The argon2id PHC string of a new password.
     pub async fn hash(self, password: Password) -> Result<String, PasswordError> {
         self.hasher
-            .run(self.permit, move |memory| {
+            .run(self.permit, self.claim, move |memory| {
                 hash_with(memory, password.expose_secret().as_bytes())
             })
             .await?
@@ -252,7 +294,7 @@ impl HashSlot<'_> {
         let hash = stored.unwrap_or_else(|| self.hasher.dummy_hash.to_string());
         let matches = self
             .hasher
-            .run(self.permit, move |memory| {
+            .run(self.permit, self.claim, move |memory| {
                 verify_with(memory, attempt.expose_secret().as_bytes(), &hash)
             })
             .await??;
@@ -261,18 +303,27 @@ impl HashSlot<'_> {
 }
 
 /// A hashing thread: lowers its own priority, allocates its argon2 memory once, then serves jobs
-/// until every `Hasher` is dropped.
-fn hashing_thread(queue: &Mutex<mpsc::Receiver<Job>>) {
+/// until every `Hasher` is dropped. Each ticket taken runs the oldest owner's job first, if one
+/// waits, then the ticket's own job (an owner's ticket has none left when its job already ran).
+fn hashing_thread(queue: &Mutex<mpsc::Receiver<Ticket>>, owners: &OwnersLane) {
     lower_this_threads_priority();
     let mut memory = vec![Block::default(); MEMORY_KIB as usize];
     loop {
-        let job = queue
+        let ticket = queue
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .blocking_recv();
-        match job {
-            Some(job) => job(&mut memory),
-            None => return,
+        let Some(ticket) = ticket else { return };
+        let owners_job = owners
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop_front();
+        if let Some(job) = owners_job {
+            job(&mut memory);
+        }
+        if let Ticket::Anyone(job) = ticket {
+            job(&mut memory);
         }
     }
 }

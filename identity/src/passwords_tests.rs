@@ -143,3 +143,38 @@ async fn an_unknown_email_never_matches_even_the_dummy_password() {
         .await
         .unwrap());
 }
+
+#[tokio::test]
+async fn an_owners_job_waits_only_for_the_jobs_already_running() {
+    let hasher = Hasher::with_queue(Some(64)).await.unwrap();
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let flood = threads * 3 + 2;
+    let finished = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let spawn = |who: &'static str, claim: Claim| {
+        let (hasher, finished) = (hasher.clone(), Arc::clone(&finished));
+        tokio::spawn(async move {
+            let slot = hasher.reserve(claim).expect("a free place");
+            slot.verify(password("wrong horse!"), None)
+                .await
+                .expect("verified");
+            finished.lock().unwrap().push(who);
+        })
+    };
+    let mut tasks: Vec<_> = (0..flood).map(|_| spawn("flood", Claim::Anyone)).collect();
+    // This test's runtime has one thread: the flood's tasks queue their jobs before the owner's.
+    tokio::task::yield_now().await;
+    assert_eq!(hasher.stats().queued, flood, "the flood is queued first");
+    tasks.push(spawn("owner", Claim::Owner));
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let finished = finished.lock().unwrap();
+    let owner = finished.iter().position(|who| *who == "owner").unwrap();
+    // In turn it would finish last; it waits only for what the threads had started (one job each,
+    // and at most one more each that started beside it).
+    assert!(
+        owner <= 2 * threads,
+        "the owner finished {owner}th of {}: {finished:?}",
+        finished.len()
+    );
+}
