@@ -367,24 +367,14 @@ mod tests {
 mod store_tests {
     use std::time::Duration;
 
-    use service_kit::db::{self, Migrations};
     use sqlx::{AnyPool, Row};
+    use test_support::Store;
 
     use super::*;
+    use crate::test_store::TestStore;
     use crate::users::Email;
 
     const HOUR: i64 = 3_600_000;
-
-    async fn migrated(url: &str) -> AnyPool {
-        let migrations = Migrations {
-            postgres: &crate::POSTGRES_MIGRATIONS,
-            sqlite: &crate::SQLITE_MIGRATIONS,
-        };
-        db::connect(url, crate::SCHEMA, migrations, 4)
-            .await
-            .expect("store opens")
-            .pool
-    }
 
     async fn failures(pool: &AnyPool, email: &Email) -> Option<i64> {
         sqlx::query("SELECT failures FROM sign_in_failures WHERE email = $1")
@@ -395,7 +385,11 @@ mod store_tests {
             .map(|row| row.get(0))
     }
 
-    async fn prunes_idle_unlocked_counters_only(pool: &AnyPool) {
+    async fn pruning_keeps_running_locks_and_recent_counts(store: Store) {
+        let Some(test) = TestStore::open(store).await else {
+            return;
+        };
+        let pool = &test.pool;
         // Two failures lock for 16 h; the next lock is 30 h, longer than the retention.
         let policy = LockoutPolicy::new(
             2,
@@ -458,20 +452,5 @@ mod store_tests {
         assert_eq!(failures(pool, &ended).await, Some(1));
     }
 
-    #[tokio::test]
-    async fn pruning_on_sqlite() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let pool = migrated(&format!("sqlite://{}/identity.db", dir.path().display())).await;
-        prunes_idle_unlocked_counters_only(&pool).await;
-    }
-
-    #[tokio::test]
-    async fn pruning_on_postgres() {
-        let Some(database) = test_support::TestDatabase::create().await else {
-            return;
-        };
-        let pool = migrated(database.url()).await;
-        prunes_idle_unlocked_counters_only(&pool).await;
-        pool.close().await;
-    }
+    test_support::on_both_stores!(pruning_keeps_running_locks_and_recent_counts);
 }
