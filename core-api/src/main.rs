@@ -10,10 +10,11 @@ async fn main() {
         std::process::exit(healthcheck());
     }
     let config: Config = service_kit::cli::parse_or_exit("core-api");
-    service_kit::telemetry::init_for("core-api", config.log_format);
+    let logs = service_kit::telemetry::init_for("core-api", config.log_format);
     let server = match Server::bind(config).await {
         Ok(server) => server,
         Err(error) => {
+            drop(logs);
             eprintln!("core-api: {}", one_line(&error));
             std::process::exit(1);
         }
@@ -23,6 +24,7 @@ async fn main() {
         .run_until(service_kit::serve::shutdown_signal())
         .await
     {
+        drop(logs);
         eprintln!("core-api: {error}");
         std::process::exit(1);
     }

@@ -11,10 +11,11 @@ async fn main() {
         std::process::exit(healthcheck());
     }
     let config: Config = service_kit::cli::parse_or_exit("edge");
-    service_kit::telemetry::init_for("edge", config.log_format);
+    let logs = service_kit::telemetry::init_for("edge", config.log_format);
     let server = match Server::bind(config).await {
         Ok(server) => server,
         Err(err) => {
+            drop(logs);
             eprintln!("edge: {err:#}");
             std::process::exit(1);
         }
@@ -24,6 +25,7 @@ async fn main() {
         .run_until(service_kit::serve::shutdown_signal())
         .await
     {
+        drop(logs);
         eprintln!("edge: {err}");
         std::process::exit(1);
     }

@@ -58,15 +58,17 @@ fn main() {
             std::process::exit(1);
         }
     };
-    service_kit::telemetry::init_for("identity", config.log_format);
+    let logs = service_kit::telemetry::init_for("identity", config.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
+            drop(logs);
             eprintln!("identity: cannot start the async runtime: {error}");
             std::process::exit(1);
         }
     };
     if let Err(error) = runtime.block_on(serve(config)) {
+        drop(logs);
         eprintln!("identity: {error:#}");
         std::process::exit(1);
     }

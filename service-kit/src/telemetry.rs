@@ -53,27 +53,50 @@ impl fmt::Display for LogFormat {
 }
 
 /// Installs the global subscriber once, writing text lines; later calls are harmless no-ops.
-pub fn init() {
-    init_for("gatehouse", LogFormat::Text);
+pub fn init() -> LogGuard {
+    init_for("gatehouse", LogFormat::Text)
 }
+
+/// Keeps the log writer's thread. Dropping it writes out every line still queued: hold it for
+/// the life of the process, and drop it before `std::process::exit`.
+#[must_use = "dropping the guard stops the log writer"]
+pub struct LogGuard {
+    _writer: Option<tracing_appender::non_blocking::WorkerGuard>,
+}
+
+/// Lines buffered before a write to stderr; the writer thread flushes whenever it has drained
+/// its queue, so a line waits only while more lines are coming.
+const LOG_BUFFER_BYTES: usize = 64 * 1024;
 
 /// Installs the global subscriber once (later calls, from tests or `stack`, are no-ops).
 /// `service` names lines written outside any service's span (start-up, `stack` itself).
-pub fn init_for(service: &'static str, format: LogFormat) {
+///
+/// Lines are formatted where they happen and written to stderr by a thread of their own, in
+/// batches: a request never waits on a `write(2)`. The queue is not lossy — if stderr stalls
+/// long enough to fill it (128 k lines), callers wait rather than lose lines.
+pub fn init_for(service: &'static str, format: LogFormat) -> LogGuard {
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("log-writer")
+        .finish(std::io::BufWriter::with_capacity(
+            LOG_BUFFER_BYTES,
+            std::io::stderr(),
+        ));
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let registry = tracing_subscriber::registry().with(filter);
-    let _ = match format {
+    let installed = match format {
         LogFormat::Text => registry
             .with(
                 tracing_subscriber::fmt::layer()
                     .with_target(false)
-                    .with_writer(std::io::stderr),
+                    .with_writer(writer),
             )
             .try_init(),
-        LogFormat::Json => registry
-            .with(JsonLayer::new(service, std::io::stderr))
-            .try_init(),
+        LogFormat::Json => registry.with(JsonLayer::new(service, writer)).try_init(),
     };
+    LogGuard {
+        _writer: installed.ok().map(|()| guard),
+    }
 }
 
 /// A span naming the service its lines come from, for work done outside any request (start-up,

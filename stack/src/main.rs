@@ -63,7 +63,7 @@ fn metrics_addrs(MetricsAddr(base): MetricsAddr) -> anyhow::Result<[MetricsAddr;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    service_kit::telemetry::init_for("stack", args.log_format);
+    let _logs = service_kit::telemetry::init_for("stack", args.log_format);
     let [edge_metrics, identity_metrics, core_metrics] = metrics_addrs(args.metrics_addr)?;
     let clock = stack::Clock::system();
 
