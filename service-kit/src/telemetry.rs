@@ -67,16 +67,20 @@ pub struct LogGuard {
 /// Lines buffered before a write to stderr; the writer thread flushes whenever it has drained
 /// its queue, so a line waits only while more lines are coming.
 const LOG_BUFFER_BYTES: usize = 64 * 1024;
+/// Lines the queue holds (tracing-appender's default of 128 k lines costs 4 MB of memory at
+/// start, in every service; 8 k lines are a quarter of a second of access lines at full load).
+const LOG_QUEUE_LINES: usize = 8 * 1024;
 
 /// Installs the global subscriber once (later calls, from tests or `stack`, are no-ops).
 /// `service` names lines written outside any service's span (start-up, `stack` itself).
 ///
 /// Lines are formatted where they happen and written to stderr by a thread of their own, in
 /// batches: a request never waits on a `write(2)`. The queue is not lossy — if stderr stalls
-/// long enough to fill it (128 k lines), callers wait rather than lose lines.
+/// long enough to fill it (8 k lines), callers wait rather than lose lines.
 pub fn init_for(service: &'static str, format: LogFormat) -> LogGuard {
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
+        .buffered_lines_limit(LOG_QUEUE_LINES)
         .thread_name("log-writer")
         .finish(std::io::BufWriter::with_capacity(
             LOG_BUFFER_BYTES,
