@@ -32,16 +32,7 @@ impl TestStore {
     /// A fresh store, or `None` (after saying why) when PostgreSQL is not available here.
     pub async fn open(store: Store) -> Option<TestStore> {
         let dir = tempfile::tempdir().expect("temp dir");
-        let (url, postgres) = match store {
-            Store::Sqlite => (
-                format!("sqlite://{}/identity.db", dir.path().display()),
-                None,
-            ),
-            Store::Postgres => {
-                let database = TestDatabase::create().await?;
-                (database.url().to_owned(), Some(database))
-            }
-        };
+        let (url, postgres) = test_support::store_url(store, dir.path(), "identity.db").await?;
         let migrations = Migrations {
             postgres: &crate::POSTGRES_MIGRATIONS,
             sqlite: &crate::SQLITE_MIGRATIONS,

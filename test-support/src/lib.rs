@@ -20,6 +20,24 @@ pub enum Store {
     Postgres,
 }
 
+/// A test's store: the URL of the SQLite file `file` in `dir`, or of a fresh PostgreSQL database
+/// that lives as long as the returned [`TestDatabase`]; `None` when PostgreSQL is not available
+/// here and the test should skip.
+#[cfg(feature = "postgres")]
+pub async fn store_url(
+    store: Store,
+    dir: &std::path::Path,
+    file: &str,
+) -> Option<(String, Option<TestDatabase>)> {
+    match store {
+        Store::Sqlite => Some((format!("sqlite://{}/{file}", dir.display()), None)),
+        Store::Postgres => {
+            let database = TestDatabase::create().await?;
+            Some((database.url().to_owned(), Some(database)))
+        }
+    }
+}
+
 /// Runs each named scenario (`async fn name(store: Store)`) once per store, as the tests
 /// `sqlite::name` and `postgres::name` of the module it is called in.
 #[macro_export]

@@ -49,16 +49,8 @@ impl TestApp {
         let keys_dir = dir.path().join("keys");
         identity::keys::ensure_initialized(&keys_dir, &clock).expect("key ring initialised");
 
-        let (database_url, postgres) = match store {
-            Store::Sqlite => (
-                format!("sqlite://{}/identity.db", dir.path().display()),
-                None,
-            ),
-            Store::Postgres => {
-                let database = TestDatabase::create().await?;
-                (database.url().to_owned(), Some(database))
-            }
-        };
+        let (database_url, postgres) =
+            test_support::store_url(store, dir.path(), "identity.db").await?;
         let keys_dir = keys_dir.display().to_string();
         let mut args = vec![
             "identity",

@@ -36,17 +36,12 @@ impl Setup {
     /// Fresh store and key ring; `None` when the store is unavailable and the test should skip.
     pub async fn new(store: Store) -> Option<Setup> {
         let dir = tempfile::tempdir().expect("temp dir");
-        let (identity_db, core_db, postgres) = match store {
-            Store::Sqlite => (
-                format!("sqlite://{}/identity.db", dir.path().display()),
-                format!("sqlite://{}/core-api.db", dir.path().display()),
-                None,
-            ),
-            Store::Postgres => {
-                let database = TestDatabase::create().await?;
-                let url = database.url().to_owned();
-                (url.clone(), url, Some(database))
-            }
+        let (identity_db, postgres) =
+            test_support::store_url(store, dir.path(), "identity.db").await?;
+        // On PostgreSQL both services share the database, each in its own schema.
+        let core_db = match postgres {
+            Some(_) => identity_db.clone(),
+            None => format!("sqlite://{}/core-api.db", dir.path().display()),
         };
         let clock = Clock::adjustable();
         let keys_dir = dir.path().join("keys");
