@@ -28,18 +28,23 @@ pub struct TestStore {
     _postgres: Option<TestDatabase>,
 }
 
+/// identity's store at `url`, opened and migrated as the service does.
+pub async fn migrated(url: &str) -> db::Database {
+    let migrations = Migrations {
+        postgres: &crate::POSTGRES_MIGRATIONS,
+        sqlite: &crate::SQLITE_MIGRATIONS,
+    };
+    db::connect(url, crate::SCHEMA, migrations, 4)
+        .await
+        .expect("store opens")
+}
+
 impl TestStore {
     /// A fresh store, or `None` (after saying why) when PostgreSQL is not available here.
     pub async fn open(store: Store) -> Option<TestStore> {
         let dir = tempfile::tempdir().expect("temp dir");
         let (url, postgres) = test_support::store_url(store, dir.path(), "identity.db").await?;
-        let migrations = Migrations {
-            postgres: &crate::POSTGRES_MIGRATIONS,
-            sqlite: &crate::SQLITE_MIGRATIONS,
-        };
-        let database = db::connect(&url, crate::SCHEMA, migrations, 4)
-            .await
-            .expect("store opens");
+        let database = migrated(&url).await;
         let clock = Clock::adjustable();
         let policy = SessionPolicy {
             ttl_ms: 24 * 7 * HOUR_MS,

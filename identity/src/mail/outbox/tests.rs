@@ -1,7 +1,7 @@
 //! The outbox's SQL against a real (SQLite) store: priority, leases, retries, wiping, pruning
 //! and the development listing. The PostgreSQL variant of the claim runs in stack's tests.
 
-use service_kit::db::{self, Database, Migrations};
+use service_kit::db::Database;
 
 use super::*;
 
@@ -12,14 +12,7 @@ const LEASE: i64 = 60_000;
 pub(crate) async fn store() -> (tempfile::TempDir, Database) {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}/identity.db", dir.path().display());
-    let migrations = Migrations {
-        postgres: &crate::POSTGRES_MIGRATIONS,
-        sqlite: &crate::SQLITE_MIGRATIONS,
-    };
-    let database = db::connect(&url, crate::SCHEMA, migrations, 4)
-        .await
-        .expect("store opens");
-    (dir, database)
+    (dir, crate::test_store::migrated(&url).await)
 }
 
 fn mail(to: &str, subject: &str) -> Mail {
