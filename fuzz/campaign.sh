@@ -8,24 +8,15 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 execs=${EXECS:-10000000}
-targets=(verifier cookie_header auth_json exchange_form duration key_dir)
-normal_target_dir="${CARGO_TARGET_DIR:-$PWD/../target}"
-export CARGO_TARGET_DIR="$normal_target_dir/afl"
 out=${FUZZ_OUT:-$PWD/out}
+. ./afl.sh
 
-command -v cargo-afl >/dev/null || cargo install --locked cargo-afl
-if ! built=$(cargo afl config --build 2>&1); then
-    grep -q "already built" <<<"$built" || { echo "$built" >&2; exit 1; }
-fi
-nice -n 19 cargo afl build --release --locked --features afl --bins
-CARGO_TARGET_DIR="$normal_target_dir" cargo run -q --locked --bin seeds
+AFL_BUILD_PREFIX="nice -n 19" afl_build --bins
 
-export AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1 AFL_NO_AFFINITY=1
 run() { # run TARGET: to $execs executions, resuming an earlier run of it
     local target=$1 input="$out/$1.in"
-    rm -rf "$input" && mkdir -p "$input" "$out"
-    cp corpus/"$target"/* "$input"/
-    if [ -d regressions/"$target" ]; then cp regressions/"$target"/* "$input"/ 2>/dev/null || true; fi
+    afl_inputs "$target" "$input"
+    mkdir -p "$out"
     [ -d "$out/$target/default/queue" ] && input=-
     nice -n 19 cargo afl fuzz -i "$input" -o "$out/$target" -E "$execs" -- \
         "$CARGO_TARGET_DIR/release/$target" >"$out/$target.log" 2>&1

@@ -9,24 +9,13 @@ cd "$(dirname "$0")"
 target=${1:?usage: fuzz/run.sh TARGET [SECONDS]}
 seconds=${2:-}
 out=${FUZZ_OUT:-$PWD/out}/$target
-# Instrumented builds get their own directory so they never invalidate the normal build.
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/../target}/afl"
+. ./afl.sh
 
-command -v cargo-afl >/dev/null || cargo install --locked cargo-afl
-# Builds AFL++ once; says "already built" (and fails) every later time.
-if ! built=$(cargo afl config --build 2>&1); then
-    grep -q "already built" <<<"$built" || { echo "$built" >&2; exit 1; }
-fi
-cargo afl build --release --locked --features afl --bin "$target"
-
+afl_build --bin "$target"
 # The seeds and every input that ever failed start the run.
-# Seeds (a private key among them) are written at run time, never committed.
-CARGO_TARGET_DIR="${CARGO_TARGET_DIR%/afl}" cargo run -q --locked --bin seeds
 input="$out.in"
-rm -rf "$input" && mkdir -p "$input" "$out"
-cp corpus/"$target"/* "$input"/
-if [ -d regressions/"$target" ]; then cp regressions/"$target"/* "$input"/ 2>/dev/null || true; fi
+afl_inputs "$target" "$input"
+mkdir -p "$out"
 
-export AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1 AFL_NO_AFFINITY=1
 export AFL_AUTORESUME=1
 exec cargo afl fuzz -i "$input" -o "$out" ${seconds:+-V "$seconds"} -- "$CARGO_TARGET_DIR/release/$target"
