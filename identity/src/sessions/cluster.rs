@@ -37,6 +37,8 @@ const HEARTBEAT: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// A payload larger than this becomes "forget everything" (PostgreSQL's limit is 8000 bytes).
 const MAX_PAYLOAD: usize = 7_000;
+/// `lease_until` of a replica that has left: never live, and never renewed again.
+const LEFT: i64 = 0;
 /// The database's clock in milliseconds: leases are written and compared on this one clock.
 const DB_NOW_MS: &str = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)";
 
@@ -101,17 +103,26 @@ impl Cluster {
         cluster
     }
 
-    /// Leaves the cluster at shutdown: stops answering from memory, then deletes this replica's
+    /// Leaves the cluster at shutdown: stops answering from memory, then ends this replica's
     /// lease, so nobody waits for its acknowledgement (or for the lease to lapse) meanwhile.
+    ///
+    /// The lease is ended with a tombstone ([`LEFT`]) rather than deleted: a renewal that was in
+    /// flight when the heartbeat was stopped may still reach the database after this, on another
+    /// connection, and it must not bring the lease back. Renewals never overwrite a tombstone;
+    /// the hourly prune removes it.
     pub(crate) async fn leave(&self) {
         self.stop();
         self.cache.close();
-        let left = sqlx::query("DELETE FROM cache_replicas WHERE id = $1")
-            .bind(&self.id)
-            .execute(&self.pool)
-            .await;
+        let left = sqlx::query(
+            "INSERT INTO cache_replicas (id, lease_until) VALUES ($1, $2) \
+             ON CONFLICT (id) DO UPDATE SET lease_until = EXCLUDED.lease_until",
+        )
+        .bind(&self.id)
+        .bind(LEFT)
+        .execute(&self.pool)
+        .await;
         if let Err(error) = left {
-            tracing::warn!(%error, "cannot delete this replica's lease; it lapses in 3 s");
+            tracing::warn!(%error, "cannot end this replica's lease; it lapses in 3 s");
         }
     }
 
@@ -285,10 +296,12 @@ impl Cluster {
         let lease_ms = i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX);
         sqlx::query(&format!(
             "INSERT INTO cache_replicas (id, lease_until) VALUES ($1, {DB_NOW_MS} + $2) \
-             ON CONFLICT (id) DO UPDATE SET lease_until = EXCLUDED.lease_until"
+             ON CONFLICT (id) DO UPDATE SET lease_until = EXCLUDED.lease_until \
+             WHERE cache_replicas.lease_until <> $3"
         ))
         .bind(&self.id)
         .bind(lease_ms)
+        .bind(LEFT)
         .execute(&self.pool)
         .await?;
         self.pings
@@ -369,5 +382,53 @@ async fn listen(cluster: Arc<Cluster>, database_url: String) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use test_support::{eventually, TestDatabase};
+
+    async fn live_leases(pool: &AnyPool) -> i64 {
+        sqlx::query_scalar(&format!(
+            "SELECT COUNT(*) FROM cache_replicas WHERE lease_until > {DB_NOW_MS}"
+        ))
+        .fetch_one(pool)
+        .await
+        .expect("leases")
+    }
+
+    #[tokio::test]
+    async fn a_renewal_that_lands_after_leaving_does_not_bring_the_lease_back() {
+        let Some(database) = TestDatabase::create().await else {
+            return;
+        };
+        let store = crate::test_store::migrated(database.url()).await;
+        let pool = store.pool.clone();
+        let cluster = Cluster::start(
+            pool.clone(),
+            database.url(),
+            Arc::new(SessionCache::new(true)),
+            RevocationFeed::new(pool.clone(), service_kit::Clock::system()),
+        );
+        eventually(Duration::from_secs(10), "the first lease", || async {
+            live_leases(&pool).await == 1
+        })
+        .await;
+
+        cluster.leave().await;
+        assert_eq!(live_leases(&pool).await, 0, "leaving ends the lease");
+        // What a renewal already sent when the heartbeat was stopped does when it arrives.
+        cluster
+            .renew_once(u64::MAX)
+            .await
+            .expect("the renewal runs");
+        assert_eq!(
+            live_leases(&pool).await,
+            0,
+            "a late renewal leaves the lease ended"
+        );
+        pool.close().await;
     }
 }
