@@ -1,6 +1,7 @@
 //! The accept loop every Gatehouse service runs: HTTP/1.1 on hyper, `TCP_NODELAY` on each
 //! connection, the client's address as `ConnectInfo<SocketAddr>`, an optional header-read timeout
-//! and connection cap, and a graceful stop bounded by a grace period. It knows nothing of routes.
+//! (`408` to a client that began a request, see `request_timeout`) and connection cap, and a
+//! graceful stop bounded by a grace period. It knows nothing of routes.
 
 use std::future::Future;
 use std::io;
@@ -20,14 +21,19 @@ use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tower::{Layer, ServiceExt};
 
+use request_timeout::WriteTracked;
+
+mod request_timeout;
+
 /// The smallest `max_header_bytes` hyper accepts.
 const MIN_HEADER_BYTES: usize = 8 * 1024;
 
 /// How a service's listener treats connections.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
-    /// Close a connection whose request headers have not fully arrived within this time
-    /// (slow-header clients); `None` waits forever.
+    /// How long a request's head may take to arrive: past it a client that had begun one is
+    /// answered `408` and the connection closed, and an idle keep-alive connection is closed
+    /// silently. `None` waits forever.
     pub header_read_timeout: Option<Duration>,
     /// At most this many open connections; when full, the listener stops accepting until one
     /// closes (the kernel's backlog holds the rest). `None`: no cap.
@@ -164,15 +170,29 @@ async fn serve_connection(
     let service = Extension(ConnectInfo(remote))
         .layer(router)
         .map_request(|request: http::Request<Incoming>| request.map(Body::new));
-    let mut conn = std::pin::pin!(
-        builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
+    let mut conn = builder.serve_connection(
+        TokioIo::new(WriteTracked::new(stream)),
+        TowerToHyperService::new(service),
     );
-    tokio::select! {
-        result = conn.as_mut() => return log_connection_end(result),
+    let stopping = async {
         // An error means the sender is gone: that is a stop too.
-        _ = stop.wait_for(|stopping| *stopping) => conn.as_mut().graceful_shutdown(),
+        let _ = stop.wait_for(|stopping| *stopping).await;
+    };
+    let ended = tokio::select! {
+        ended = &mut conn => ended,
+        () = stopping => {
+            std::pin::Pin::new(&mut conn).graceful_shutdown();
+            (&mut conn).await
+        }
+    };
+    match ended {
+        // On a server connection hyper's only timeout is the header-read one.
+        Err(err) if err.is_timeout() => {
+            let http1::Parts { io, read_buf, .. } = conn.into_parts();
+            request_timeout::end_stalled_connection(io.into_inner(), &read_buf).await;
+        }
+        ended => log_connection_end(ended),
     }
-    log_connection_end(conn.await);
 }
 
 fn log_connection_end(result: Result<(), hyper::Error>) {

@@ -226,25 +226,78 @@ async fn when_the_connection_cap_is_reached_the_next_client_waits_for_a_free_slo
     assert!(read_response(&mut second).await.starts_with("HTTP/1.1 200"));
 }
 
-#[tokio::test]
-async fn a_client_that_never_finishes_its_headers_is_disconnected() {
+/// Everything the server sends until it closes the connection.
+async fn read_until_closed(stream: &mut TcpStream) -> String {
+    let mut buf = Vec::new();
+    tokio::time::timeout(DEADLINE, stream.read_to_end(&mut buf))
+        .await
+        .expect("the server closes the connection within the deadline")
+        .expect("the server closes the connection without a reset");
+    String::from_utf8(buf).unwrap()
+}
+
+const REQUEST_TIMEOUT: &str =
+    "HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
+
+async fn start_with_header_timeout() -> Running {
     let router = Router::new().route("/", get(|| async { "ok" }));
     let options = ServeOptions {
         header_read_timeout: Some(Duration::from_millis(100)),
         ..ServeOptions::default()
     };
-    let running = start(router, options).await;
+    start(router, options).await
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_answered_408_and_disconnected() {
+    let running = start_with_header_timeout().await;
     let mut stream = TcpStream::connect(running.addr).await.unwrap();
     stream
         .write_all(b"GET / HTTP/1.1\r\nhost: te")
         .await
         .unwrap();
-    let mut buf = Vec::new();
-    let read = tokio::time::timeout(DEADLINE, stream.read_to_end(&mut buf)).await;
+    assert_eq!(read_until_closed(&mut stream).await, REQUEST_TIMEOUT);
+}
+
+#[tokio::test]
+async fn a_stalled_request_pipelined_behind_a_served_one_is_answered_408() {
+    let running = start_with_header_timeout().await;
+    let mut stream = TcpStream::connect(running.addr).await.unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nhost: test\r\n\r\nGET / HTTP/1.1\r\nho")
+        .await
+        .unwrap();
+    let answers = read_until_closed(&mut stream).await;
+    let (served, rest) = answers
+        .split_once("\r\n\r\nok")
+        .unwrap_or_else(|| panic!("the first request is served: {answers}"));
+    assert!(served.starts_with("HTTP/1.1 200"), "{answers}");
+    assert_eq!(rest, REQUEST_TIMEOUT);
+}
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed_without_an_answer() {
+    let running = start_with_header_timeout().await;
+    let mut stream = TcpStream::connect(running.addr).await.unwrap();
+    send_get(&mut stream, "/").await;
+    let response = read_response(&mut stream).await;
     assert!(
-        read.is_ok(),
-        "the server closes a connection whose headers stall"
+        response.starts_with("HTTP/1.1 200") && response.ends_with("ok"),
+        "{response}"
     );
+    assert_eq!(read_until_closed(&mut stream).await, "");
+}
+
+#[tokio::test]
+async fn a_connection_that_never_starts_a_request_is_closed_without_an_answer() {
+    let running = start_with_header_timeout().await;
+    let mut stream = TcpStream::connect(running.addr).await.unwrap();
+    assert_eq!(read_until_closed(&mut stream).await, "");
+
+    // Nor do the empty lines a client may send before a request line begin one.
+    let mut stream = TcpStream::connect(running.addr).await.unwrap();
+    stream.write_all(b"\r\n").await.unwrap();
+    assert_eq!(read_until_closed(&mut stream).await, "");
 }
 
 #[tokio::test]
