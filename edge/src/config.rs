@@ -57,7 +57,8 @@ pub struct Config {
     #[arg(long, env = "AUTH_RATE_LIMIT", default_value_t = 30)]
     pub auth_rate_limit: u32,
 
-    /// How long a client may take to send a request's headers before edge closes the connection.
+    /// How long a client may take to send a request's headers before edge answers 408 and closes
+    /// the connection (an idle keep-alive connection is closed without an answer).
     #[arg(long, env = "HEADER_TIMEOUT", default_value = "10s", value_parser = service_kit::duration::parse_timeout)]
     pub header_timeout: Duration,
 
