@@ -4,7 +4,7 @@
 //! CSPRNG (rand's thread-local generator, seeded by the operating system) — no system call per
 //! request — so they reveal nothing and cannot be guessed.
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 
 use rand::RngCore;
 
@@ -149,9 +149,12 @@ fn hex(bytes: &[u8]) -> String {
     out
 }
 
+/// Lower-case hex, two digits a byte (on every request's path: no formatting machinery).
 fn push_hex(out: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     for byte in bytes {
-        let _ = write!(out, "{byte:02x}");
+        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        out.push(char::from(DIGITS[usize::from(byte & 0xf)]));
     }
 }
 
