@@ -10,7 +10,7 @@ bench_start() {
     bin=target/release
     work=$(mktemp -d)
     pids=()
-    trap 'bench_stop; rm -rf "$work"' EXIT
+    trap 'bench_stop; [ -n "${BENCH_KEEP:-}" ] || rm -rf "$work"' EXIT
 }
 
 # bench_stop: stops the services started so far.
@@ -59,4 +59,14 @@ sign_up() {
         -d "{\"name\":\"Bench\",\"email\":\"$2\",\"password\":\"correct horse battery\"}" \
         "http://127.0.0.1:$1/api/auth/sign-up/email" >/dev/null
     awk '$6 ~ /session_token/ {print $6"="$7}' "$work/jar"
+}
+
+# cpu_ticks PID...: the processes' user + system CPU time so far, in clock ticks (summed).
+cpu_ticks() {
+    local pid total=0
+    for pid in "$@"; do
+        # Fields 14 and 15 of /proc/PID/stat (after the parenthesised name, which may hold spaces).
+        total=$(( total + $(sed 's/.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}') ))
+    done
+    echo "$total"
 }

@@ -103,8 +103,21 @@ echo "   (tokens minted: $(mint "${MINT_DURATION:-20s}"; wc -l <"$work/tokens");
 direct 2 "$CONNECTIONS" "$DURATION" | grep -E 'Requests/sec|Latency|50%|90%|99%|Non-2xx'
 echo
 echo "== 2. proxied through edge (cookie -> exchange -> verify)"
+declare -A cpu_before
+for svc in identity:$identity_pid core-api:$core_pid edge:$edge_pid; do cpu_before[${svc%%:*}]=$(cpu_ticks "${svc##*:}"); done
 wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -H "Cookie: $cookie" -H "User-Agent: $ua" \
-    "http://127.0.0.1:18080$PATH_UNDER_TEST" | grep -E 'Requests/sec|Latency|50%|90%|99%|Non-2xx'
+    "http://127.0.0.1:18080$PATH_UNDER_TEST" >"$work/proxied.txt"
+grep -E 'Requests/sec|Latency|50%|90%|99%|Non-2xx' "$work/proxied.txt"
+# CPU each service spent per proxied call: less noisy than throughput on a shared machine, so
+# the figure to compare when a change (logs, metrics, the limiter) should cost little.
+requests=$(awk '/requests in/ {print $1}' "$work/proxied.txt")
+tick_us=$(( 1000000 / $(getconf CLK_TCK) ))
+printf '   CPU per call:'
+for svc in edge:$edge_pid identity:$identity_pid core-api:$core_pid; do
+    used=$(( $(cpu_ticks "${svc##*:}") - ${cpu_before[${svc%%:*}]} ))
+    printf ' %s %s µs' "${svc%%:*}" "$(awk -v t="$used" -v u="$tick_us" -v n="$requests" 'BEGIN {printf "%.1f", t * u / n}')"
+done
+echo
 echo
 echo "== 3. proxied through edge while 4 connections sign in as fast as they can"
 cat >"$work/signin.lua" <<LUA
