@@ -6,7 +6,7 @@
 
 use std::cell::RefCell;
 use std::fmt;
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::ops::Range;
 use std::str::FromStr;
 
@@ -100,6 +100,8 @@ where
             .with(
                 tracing_subscriber::fmt::layer()
                     .with_target(false)
+                    // Colours for a terminal, never escape codes in a file or a collector.
+                    .with_ansi(std::io::stderr().is_terminal())
                     .with_writer(writer),
             )
             .try_init(),
