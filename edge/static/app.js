@@ -30,6 +30,15 @@ const MESSAGES = {
   ACCOUNT_NOT_FOUND: "This linked account no longer exists. Reload the page.",
 };
 
+// Sentences for one form's errors where the general one would leave the reader guessing
+// (by form id). Deleting without a password needs a session signed in recently.
+const FORM_MESSAGES = {
+  delete: {
+    SESSION_NOT_FRESH: "For your safety, sign in again before deleting your account: sign out, then sign in.",
+    SESSION_EXPIRED: "For your safety, sign in again before deleting your account: sign out, then sign in.",
+  },
+};
+
 // Which inputs an error code is about (the first one present in the form is marked).
 const FIELDS = {
   INVALID_EMAIL: ["email"],
@@ -71,9 +80,12 @@ function codeOf(result) {
   return body && typeof body.code === "string" ? body.code : "";
 }
 
-// An error in words: the known code's sentence, else the server's short message, else the status.
-function describe(result) {
+// An error in words: the form's or the known code's sentence, else the server's short message,
+// else the status.
+function describe(result, formId) {
   const code = codeOf(result);
+  const forForm = FORM_MESSAGES[formId];
+  if (forForm && forForm[code]) return forForm[code];
   if (MESSAGES[code]) return MESSAGES[code];
   if (result.status === 0) return "The server could not be reached. Check your connection and try again.";
   if (result.status === 429) return MESSAGES.TOO_MANY_REQUESTS;
@@ -110,7 +122,7 @@ function clearErrors(form) {
 }
 
 function showError(form, result) {
-  const text = describe(result);
+  const text = describe(result, form.id);
   byId(form.id + "-alert").textContent = text;
   for (const name of FIELDS[codeOf(result)] || []) {
     const input = form.elements.namedItem(name);

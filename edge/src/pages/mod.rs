@@ -6,6 +6,7 @@
 //! value it splices in.
 
 mod assets;
+mod credentials;
 mod dev_mailbox;
 mod html;
 mod public;

@@ -10,31 +10,46 @@ use http::{HeaderValue, StatusCode};
 use maud::{html, Markup};
 use serde_json::Value;
 
-use super::html::{form, page, password_field, Field, OnSuccess};
+use super::credentials::{self, SignInMethods};
+use super::html::{form, page, Field, OnSuccess};
 use crate::auth_api::social::ProviderLink;
 use crate::browser::{client_ip, user_agent};
 use crate::error::EdgeError;
 use crate::identity::SessionLookup;
 use crate::AppState;
 
-/// The signed-in user (Better-Auth JSON) and the cookie to send again when identity extended
-/// the session.
-struct Visitor {
+/// The signed-in user (Better-Auth JSON), the cookie to send again when identity extended the
+/// session, and the browser as identity knows it (for the page's further questions).
+struct Visitor<'a> {
     user: Value,
     refreshed_cookie: Option<HeaderValue>,
+    session_token: &'a str,
+    client_ip: String,
+    user_agent: &'a str,
+}
+
+impl Visitor<'_> {
+    /// The caller fields of identity's account endpoints.
+    fn lookup(&self) -> SessionLookup<'_> {
+        SessionLookup {
+            session_token: self.session_token,
+            client_ip: &self.client_ip,
+            user_agent: self.user_agent,
+        }
+    }
 }
 
 /// What a page visit found: a signed-in visitor, or the redirect to sign-in.
-enum Visit {
-    SignedIn(Visitor),
+enum Visit<'a> {
+    SignedIn(Visitor<'a>),
     SignedOut(Response),
 }
 
-async fn visit(
+async fn visit<'a>(
     state: &AppState,
-    parts: &Parts,
+    parts: &'a Parts,
     page_path: &'static str,
-) -> Result<Visit, EdgeError> {
+) -> Result<Visit<'a>, EdgeError> {
     let to_sign_in = |clear: bool| {
         let location = HeaderValue::from_static(match page_path {
             "/account" => "/sign-in?next=/account",
@@ -70,6 +85,9 @@ async fn visit(
     Ok(Visit::SignedIn(Visitor {
         user: current.user,
         refreshed_cookie,
+        session_token: token.expose_secret(),
+        client_ip,
+        user_agent: user_agent(&parts.headers),
     }))
 }
 
@@ -90,16 +108,30 @@ pub async fn account(
         Visit::SignedIn(visitor) => visitor,
         Visit::SignedOut(redirect) => return Ok(redirect),
     };
-    let providers = crate::auth_api::social::providers(&state).await;
-    let main = account_main(&visitor.user, &providers, page_error(&parts).as_deref());
+    let caller = visitor.lookup();
+    let (providers, methods) = tokio::join!(
+        crate::auth_api::social::providers(&state),
+        credentials::sign_in_methods(&state, &caller),
+    );
+    let main = account_main(
+        &visitor.user,
+        &methods,
+        &providers,
+        page_error(&parts).as_deref(),
+    );
     Ok(with_cookie(
         page("Your account", main),
         visitor.refreshed_cookie,
     ))
 }
 
-/// `/account`'s main part for `user` (Better-Auth JSON).
-fn account_main(user: &Value, providers: &[ProviderLink], error: Option<&str>) -> Markup {
+/// `/account`'s main part for `user` (Better-Auth JSON), who signs in by `methods`.
+fn account_main(
+    user: &Value,
+    methods: &SignInMethods,
+    providers: &[ProviderLink],
+    error: Option<&str>,
+) -> Markup {
     let text = |key: &str| user[key].as_str().unwrap_or("");
     html! {
         section aria-labelledby="profile-h" {
@@ -136,34 +168,7 @@ fn account_main(user: &Value, providers: &[ProviderLink], error: Option<&str>) -
                 "Save name",
             ))
         }
-        section aria-labelledby="password-h" {
-            h2 id="password-h" { "Change your password" }
-            (form(
-                "password",
-                "/api/auth/change-password",
-                &OnSuccess {
-                    done: Some("Your password was changed."),
-                    reset: true,
-                    ..OnSuccess::default()
-                },
-                &[
-                    password_field("currentPassword", "Current password", "current-password"),
-                    password_field(
-                        "newPassword",
-                        "New password (at least 8 characters)",
-                        "new-password",
-                    ),
-                    Field::new(
-                        "revokeOtherSessions",
-                        "Sign out my other devices",
-                        "checkbox",
-                        "off",
-                    ),
-                ],
-                &[],
-                "Change password",
-            ))
-        }
+        (credentials::password_section(methods, text("email"), providers))
         (super::social::linked_accounts(providers, error))
         section aria-labelledby="sessions-h" {
             h2 id="sessions-h" { "Where you are signed in" }
@@ -174,25 +179,7 @@ fn account_main(user: &Value, providers: &[ProviderLink], error: Option<&str>) -
                 button type="button" id="sign-out-everywhere" data-post="/api/auth/revoke-sessions" data-next="/sign-in" { "Sign out everywhere" }
             }
         }
-        section aria-labelledby="delete-h" class="danger" {
-            h2 id="delete-h" { "Delete your account" }
-            p { "This removes your account and signs you out everywhere. It cannot be undone." }
-            (form(
-                "delete",
-                "/api/auth/delete-user",
-                &OnSuccess {
-                    next: Some("/"),
-                    ..OnSuccess::default()
-                },
-                &[password_field(
-                    "password",
-                    "Your password, to confirm",
-                    "current-password",
-                )],
-                &[],
-                "Delete my account",
-            ))
-        }
+        (credentials::delete_section(methods))
     }
 }
 
@@ -281,7 +268,7 @@ mod tests {
             "emailVerified": false,
             "createdAt": "2025-01-01T00:00:00.000Z",
         });
-        let html = account_main(&user, &[], None).into_string();
+        let html = account_main(&user, &SignInMethods::with_password(), &[], None).into_string();
         assert!(!html.contains("<script>"), "{html}");
         assert!(html.contains(
             "<dd id=\"profile-name\">&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;</dd>"

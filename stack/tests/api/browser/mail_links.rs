@@ -19,7 +19,7 @@ const MAIL_DEADLINE: Duration = Duration::from_secs(20);
 
 /// Opens `/dev/mailbox` until it lists a mail to `to` with `subject` (mail is composed after
 /// the answer that asked for it), then clicks that mail's link.
-async fn follow_mailed_link(client: &Client, public_url: &str, to: &str, subject: &str) {
+pub(super) async fn follow_mailed_link(client: &Client, public_url: &str, to: &str, subject: &str) {
     let link = format!(
         "//article[.//dd[@class='to' and text()='{to}'] and .//dd[@class='subject' and text()='{subject}']]//a"
     );
@@ -41,7 +41,7 @@ async fn follow_mailed_link(client: &Client, public_url: &str, to: &str, subject
 }
 
 /// Fills and submits the sign-in form on the current page.
-async fn sign_in_with(client: &Client, email: &str, password: &str) {
+pub(super) async fn sign_in_with(client: &Client, email: &str, password: &str) {
     fill(client, "#sign-in-email", email).await;
     fill(client, "#sign-in-password", password).await;
     click(client, "#sign-in button[type=submit]").await;

@@ -1,11 +1,13 @@
 //! Social sign-in journeys against the real OpenID provider, on both stores: the first sign-in
 //! creates the user, the next one finds them with a new session; linking to an existing
-//! account by email only when both addresses are verified; link-social and unlink-account; and
-//! a proxied call with the session a provider gave.
+//! account by email only when both addresses are verified; link-social and unlink-account; a
+//! proxied call with the session a provider gave; and a user without a password setting one by
+//! the reset link, or deleting the account with a fresh session alone.
 
 use serde_json::json;
 
 use super::*;
+use crate::mail::{request_reset, token_from_reset_link, MAIL_DEADLINE, RESET_SUBJECT};
 
 test_support::on_both_stores!(
     a_first_social_sign_in_creates_a_verified_user_with_a_session_that_calls_the_api,
@@ -13,6 +15,8 @@ test_support::on_both_stores!(
     a_verified_provider_address_links_to_a_verified_account_and_never_to_an_unverified_one,
     an_unverified_provider_address_is_never_linked,
     a_signed_in_user_links_and_unlinks_a_provider_but_never_the_last_way_in,
+    a_user_without_a_password_sets_one_by_the_reset_link_and_signs_in_with_it,
+    a_user_without_a_password_deletes_the_account_with_a_fresh_session_alone,
 );
 
 async fn stack_and_provider(store: Store) -> Option<(OpenIdProvider, TestStack)> {
@@ -303,4 +307,121 @@ async fn a_signed_in_user_links_and_unlinks_a_provider_but_never_the_last_way_in
     )
     .await;
     assert_code(&stale, 403, "SESSION_NOT_FRESH");
+}
+
+/// The `providerId` of each of the signed-in user's ways to sign in.
+async fn providers_of(browser: &Browser) -> Vec<String> {
+    let (status, accounts) = json_of(browser.get("/api/auth/list-accounts").await).await;
+    assert_eq!(status, 200, "{accounts}");
+    accounts
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|account| {
+            account["providerId"]
+                .as_str()
+                .expect("providerId")
+                .to_owned()
+        })
+        .collect()
+}
+
+async fn a_user_without_a_password_sets_one_by_the_reset_link_and_signs_in_with_it(store: Store) {
+    let Some((_provider, stack)) = stack_and_provider(store).await else {
+        return;
+    };
+    let browser = stack.browser();
+    let email = unique_email("ida");
+    social_sign_in(&stack, &browser, &email, json!({})).await;
+    let user_id = current_user(&browser).await["id"].clone();
+    assert_eq!(providers_of(&browser).await, [PROVIDER], "no password yet");
+
+    // What /account's "Set a password" asks for: the reset link, mailed to the user.
+    let (status, _) = request_reset(&browser, &email).await;
+    assert_eq!(status, 200);
+    let what = format!("a reset mail to {email}");
+    let mail = test_support::eventually(MAIL_DEADLINE, &what, || async {
+        outbox(&stack)
+            .await
+            .into_iter()
+            .find(|mail| mail["to"] == email && mail["subject"] == RESET_SUBJECT)
+    })
+    .await;
+    let link = link_in(
+        mail["text"].as_str().expect("text"),
+        "/api/auth/reset-password/",
+    );
+    let token = token_from_reset_link(&browser, &link).await;
+    let body = json!({ "token": token, "newPassword": "my first own password" });
+    let (status, answer) = json_of(browser.post_json("/api/auth/reset-password", body).await).await;
+    assert_eq!((status, answer), (200, json!({ "status": true })));
+    assert_eq!(
+        api_status(&browser).await,
+        401,
+        "setting the password ended the sessions, as any reset does"
+    );
+
+    let with_password = stack.browser();
+    assert_eq!(
+        with_password
+            .sign_in(&email, "my first own password")
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(current_user(&with_password).await["id"], user_id);
+    assert_eq!(
+        providers_of(&with_password).await,
+        ["credential", PROVIDER],
+        "the password is now a way to sign in"
+    );
+    // The provider still signs in to the same user.
+    let social = stack.browser();
+    social_sign_in(&stack, &social, &email, json!({})).await;
+    assert_eq!(current_user(&social).await["id"], user_id);
+}
+
+async fn a_user_without_a_password_deletes_the_account_with_a_fresh_session_alone(store: Store) {
+    // Sessions go stale after 10 minutes: the provider's ID tokens, checked against identity's
+    // clock, still pass after it has moved on that far.
+    let fresh_age = std::time::Duration::from_secs(600);
+    let Some(provider) = OpenIdProvider::start("http://127.0.0.1:8080").await else {
+        return;
+    };
+    let Some(mut setup) = Setup::new(store).await else {
+        return;
+    };
+    setup.identity.social = provider_settings(&provider.issuer);
+    setup.identity.session_fresh_age = fresh_age;
+    let stack = setup.start().await;
+    let browser = stack.browser();
+    let email = unique_email("joan");
+    social_sign_in(&stack, &browser, &email, json!({})).await;
+    let user_id = current_user(&browser).await["id"].clone();
+
+    stack.clock.advance(fresh_age);
+    let stale = json_of(browser.post_json("/api/auth/delete-user", json!({})).await).await;
+    assert_code(&stale, 403, "SESSION_NOT_FRESH");
+    assert_eq!(
+        current_user(&browser).await["id"],
+        user_id,
+        "nothing deleted"
+    );
+
+    // Signing in again makes the session fresh; no password is asked for.
+    let again = social_sign_in(&stack, &browser, &email, json!({"callbackURL": "/app"})).await;
+    assert_eq!(location_of(&again), "/app", "signed in again");
+    let (status, body) = json_of(browser.post_json("/api/auth/delete-user", json!({})).await).await;
+    assert_eq!(
+        (status, body),
+        (200, json!({ "success": true, "message": "User deleted" }))
+    );
+    assert_eq!(current_user(&browser).await, Value::Null);
+
+    // The provider's next sign-in makes a new user: the old one is gone.
+    let later = stack.browser();
+    social_sign_in(&stack, &later, &email, json!({})).await;
+    let new_user = current_user(&later).await;
+    assert_eq!(new_user["email"], email);
+    assert_ne!(new_user["id"], user_id);
 }
