@@ -304,6 +304,12 @@ async function loadAccounts() {
     const name = linkButton ? linkButton.dataset.name : account.providerId;
     const label = name + " · linked " + when(account.createdAt);
     item.append(element("span", label));
+    if (result.body.length === 1) {
+      // The last way to sign in cannot be unlinked (identity refuses it): no button to press.
+      item.append(element("span", " · your only way to sign in"));
+      list.append(item);
+      continue;
+    }
     const unlink = element("button", "Unlink", "secondary");
     unlink.type = "button";
     unlink.setAttribute("aria-label", "Unlink " + name);
