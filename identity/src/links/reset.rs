@@ -17,6 +17,7 @@ use crate::mail::compose::{self, DEFAULT_RESET_CALLBACK};
 use crate::mail::MailKind;
 use crate::passwords::Hasher;
 use crate::sessions::Sessions;
+use crate::social;
 use crate::users::{self, Email, Password};
 use crate::AppState;
 use service_kit::Clock;
@@ -95,11 +96,17 @@ async fn mail_reset_link(
         tracing::info!(user_id = %user.id, "password reset mail not sent: quota spent");
         return Ok(());
     }
+    // A user who signs in only through a provider is setting a first password, not resetting one.
+    let compose = if social::accounts::has_password(state.pool(), &user.id).await? {
+        compose::reset_mail
+    } else {
+        compose::set_password_mail
+    };
     let link = LinkMail {
         purpose: Purpose::ResetPassword,
         ttl: state.reset_ttl(),
         kind: MailKind::PasswordReset,
-        compose: compose::reset_mail,
+        compose,
     };
     mail_link(state, &user, link, callback, now).await?;
     tracing::info!(user_id = %user.id, "password reset mail queued");

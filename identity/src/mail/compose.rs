@@ -47,25 +47,98 @@ pub fn verification_mail(
 
 /// The mail with a password-reset link for `to`.
 pub fn reset_mail(public_url: &str, to: &str, token: &str, callback: &str, ttl_text: &str) -> Mail {
+    password_link_mail(
+        &PasswordLinkWords {
+            subject: "Reset your password",
+            asked:
+                "Someone asked to reset the password of your Gatehouse account. To choose a new \
+                    password",
+            button: "Choose a new password",
+            not_you: "If it was not you, ignore this mail: your password stays as it is.",
+        },
+        ResetLink {
+            public_url,
+            token,
+            callback,
+        },
+        to,
+        ttl_text,
+    )
+}
+
+/// The same link for `to` when the account has no password yet (a user who signs in through a
+/// provider, DESIGN §17): the reset page sets their first one, and the mail says so.
+pub fn set_password_mail(
+    public_url: &str,
+    to: &str,
+    token: &str,
+    callback: &str,
+    ttl_text: &str,
+) -> Mail {
+    password_link_mail(
+        &PasswordLinkWords {
+            subject: "Set a password for your account",
+            asked: "Someone asked to set a password for your Gatehouse account, which you sign in \
+                    to through a provider. To choose one, so that you can also sign in with your \
+                    email address",
+            button: "Choose a password",
+            not_you: "If it was not you, ignore this mail: nothing changes.",
+        },
+        ResetLink {
+            public_url,
+            token,
+            callback,
+        },
+        to,
+        ttl_text,
+    )
+}
+
+/// What a password-link mail says.
+struct PasswordLinkWords {
+    subject: &'static str,
+    /// Ends where ", open this link:" (text) or ":" (HTML) follows.
+    asked: &'static str,
+    button: &'static str,
+    not_you: &'static str,
+}
+
+/// Where a password link points.
+struct ResetLink<'a> {
+    public_url: &'a str,
+    token: &'a str,
+    callback: &'a str,
+}
+
+fn password_link_mail(
+    words: &PasswordLinkWords,
+    at: ResetLink<'_>,
+    to: &str,
+    ttl_text: &str,
+) -> Mail {
     let link = format!(
-        "{public_url}/api/auth/reset-password/{token}?callbackURL={}",
-        encode_query_value(callback)
+        "{}/api/auth/reset-password/{}?callbackURL={}",
+        at.public_url,
+        at.token,
+        encode_query_value(at.callback)
     );
     let text = format!(
-        "Hello,\n\nSomeone asked to reset the password of your Gatehouse account. To choose a new \
-         password, open this link:\n\n{link}\n\nThe link works once and expires in {ttl_text}. If it \
-         was not you, ignore this mail: your password stays as it is.\n"
+        "Hello,\n\n{}, open this link:\n\n{link}\n\nThe link works once and expires in {ttl_text}. {}\n",
+        words.asked, words.not_you
     );
     let html = html_page(
-        "Reset your password",
-        "Someone asked to reset the password of your Gatehouse account. To choose a new password:",
+        words.subject,
+        &format!("{}:", words.asked),
         &link,
-        "Choose a new password",
-        &format!("The link works once and expires in {ttl_text}. If it was not you, ignore this mail: your password stays as it is."),
+        words.button,
+        &format!(
+            "The link works once and expires in {ttl_text}. {}",
+            words.not_you
+        ),
     );
     Mail {
         to: to.to_owned(),
-        subject: "Reset your password".into(),
+        subject: words.subject.into(),
         text,
         html,
         links: vec![link],
@@ -204,6 +277,34 @@ mod tests {
         assert!(mail
             .html
             .contains("callbackURL=/reset-password%3Fx%3D1%26y"));
+    }
+
+    #[test]
+    fn a_user_without_a_password_is_told_the_link_sets_one() {
+        let set = set_password_mail(
+            "http://h",
+            "a@example.com",
+            "T",
+            "/reset-password",
+            "1 hour",
+        );
+        let reset = reset_mail(
+            "http://h",
+            "a@example.com",
+            "T",
+            "/reset-password",
+            "1 hour",
+        );
+        assert_eq!(
+            set.links, reset.links,
+            "the same reset page sets the first password"
+        );
+        assert_eq!(set.subject, "Set a password for your account");
+        assert!(set.text.contains("set a password") && set.text.contains(&set.links[0]));
+        assert!(!set.text.contains("reset the password"), "{}", set.text);
+        assert!(set.html.contains("Choose a password"));
+        assert_eq!(reset.subject, "Reset your password");
+        assert!(reset.text.contains("reset the password"));
     }
 
     #[test]

@@ -30,6 +30,8 @@ pub(crate) const RESET_MESSAGE: &str =
     "If this email exists in our system, check your email for the reset link";
 pub(crate) const VERIFY_SUBJECT: &str = "Confirm your email address";
 pub(crate) const RESET_SUBJECT: &str = "Reset your password";
+/// The subject of the same link mailed to a user who has no password yet (social sign-in only).
+pub(crate) const SET_PASSWORD_SUBJECT: &str = "Set a password for your account";
 /// How long a mail may take to arrive before the test fails.
 pub(crate) const MAIL_DEADLINE: Duration = Duration::from_secs(20);
 

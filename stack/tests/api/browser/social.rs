@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::mail_links::{follow_mailed_link, sign_in_with};
 use super::*;
-use crate::mail::RESET_SUBJECT;
+use crate::mail::SET_PASSWORD_SUBJECT;
 use crate::social::{location_of, provider_settings, social_sign_in, OpenIdProvider};
 
 /// A stack with the test provider, whose edge listens on the port its PUBLIC_URL names, and a
@@ -153,7 +153,13 @@ async fn a_user_without_a_password_sets_one_from_the_account_page_and_then_signs
     wait_for_text(&client, "#set-password-status", "Check your email").await;
     assert_eq!(text_of(&client, "#set-password-alert").await, "");
 
-    follow_mailed_link(&client, &browser.stack.public_url, &email, RESET_SUBJECT).await;
+    follow_mailed_link(
+        &client,
+        &browser.stack.public_url,
+        &email,
+        SET_PASSWORD_SUBJECT,
+    )
+    .await;
     wait_for_path(&client, "/reset-password").await;
     fill(&client, "#reset-newPassword", password).await;
     click(&client, "#reset button[type=submit]").await;

@@ -7,7 +7,7 @@
 use serde_json::json;
 
 use super::*;
-use crate::mail::{request_reset, token_from_reset_link, MAIL_DEADLINE, RESET_SUBJECT};
+use crate::mail::{request_reset, token_from_reset_link, MAIL_DEADLINE, SET_PASSWORD_SUBJECT};
 
 test_support::on_both_stores!(
     a_first_social_sign_in_creates_a_verified_user_with_a_session_that_calls_the_api,
@@ -344,7 +344,7 @@ async fn a_user_without_a_password_sets_one_by_the_reset_link_and_signs_in_with_
         outbox(&stack)
             .await
             .into_iter()
-            .find(|mail| mail["to"] == email && mail["subject"] == RESET_SUBJECT)
+            .find(|mail| mail["to"] == email && mail["subject"] == SET_PASSWORD_SUBJECT)
     })
     .await;
     let link = link_in(
