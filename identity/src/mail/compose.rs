@@ -47,23 +47,7 @@ pub fn verification_mail(
 
 /// The mail with a password-reset link for `to`.
 pub fn reset_mail(public_url: &str, to: &str, token: &str, callback: &str, ttl_text: &str) -> Mail {
-    password_link_mail(
-        &PasswordLinkWords {
-            subject: "Reset your password",
-            asked:
-                "Someone asked to reset the password of your Gatehouse account. To choose a new \
-                    password",
-            button: "Choose a new password",
-            not_you: "If it was not you, ignore this mail: your password stays as it is.",
-        },
-        ResetLink {
-            public_url,
-            token,
-            callback,
-        },
-        to,
-        ttl_text,
-    )
+    password_link_mail(&RESET, public_url, to, token, callback, ttl_text)
 }
 
 /// The same link for `to` when the account has no password yet (a user who signs in through a
@@ -75,23 +59,7 @@ pub fn set_password_mail(
     callback: &str,
     ttl_text: &str,
 ) -> Mail {
-    password_link_mail(
-        &PasswordLinkWords {
-            subject: "Set a password for your account",
-            asked: "Someone asked to set a password for your Gatehouse account, which you sign in \
-                    to through a provider. To choose one, so that you can also sign in with your \
-                    email address",
-            button: "Choose a password",
-            not_you: "If it was not you, ignore this mail: nothing changes.",
-        },
-        ResetLink {
-            public_url,
-            token,
-            callback,
-        },
-        to,
-        ttl_text,
-    )
+    password_link_mail(&SET_PASSWORD, public_url, to, token, callback, ttl_text)
 }
 
 /// What a password-link mail says.
@@ -103,24 +71,35 @@ struct PasswordLinkWords {
     not_you: &'static str,
 }
 
-/// Where a password link points.
-struct ResetLink<'a> {
-    public_url: &'a str,
-    token: &'a str,
-    callback: &'a str,
-}
+const RESET: PasswordLinkWords = PasswordLinkWords {
+    subject: "Reset your password",
+    asked: "Someone asked to reset the password of your Gatehouse account. To choose a new \
+            password",
+    button: "Choose a new password",
+    not_you: "If it was not you, ignore this mail: your password stays as it is.",
+};
 
+const SET_PASSWORD: PasswordLinkWords = PasswordLinkWords {
+    subject: "Set a password for your account",
+    asked: "Someone asked to set a password for your Gatehouse account, which you sign in to \
+            through a provider. To choose one, so that you can also sign in with your email \
+            address",
+    button: "Choose a password",
+    not_you: "If it was not you, ignore this mail: nothing changes.",
+};
+
+/// A `{PUBLIC_URL}/api/auth/reset-password/<token>?callbackURL=…` link in `words`.
 fn password_link_mail(
     words: &PasswordLinkWords,
-    at: ResetLink<'_>,
+    public_url: &str,
     to: &str,
+    token: &str,
+    callback: &str,
     ttl_text: &str,
 ) -> Mail {
     let link = format!(
-        "{}/api/auth/reset-password/{}?callbackURL={}",
-        at.public_url,
-        at.token,
-        encode_query_value(at.callback)
+        "{public_url}/api/auth/reset-password/{token}?callbackURL={}",
+        encode_query_value(callback)
     );
     let text = format!(
         "Hello,\n\n{}, open this link:\n\n{link}\n\nThe link works once and expires in {ttl_text}. {}\n",
